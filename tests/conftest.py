@@ -1,0 +1,56 @@
+"""Shared fixtures: the local dataset mirrors in ../shared/data and tiny random-init models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from w2s_bench.progress import set_quiet
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("W2S_BENCH_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _quiet() -> None:
+    set_quiet(True)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "MANIFEST.md").is_file():
+        pytest.skip(f"local dataset mirrors not found at {SHARED_DATA} (set W2S_BENCH_TEST_DATA)")
+    return SHARED_DATA
+
+
+def _save_tiny(folder: Path, config) -> str:
+    from transformers import AutoModel, AutoTokenizer
+
+    from w2s_bench.models.offline import minilm_l6_path
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_l6_path())
+    config.vocab_size = tokenizer.vocab_size
+    AutoModel.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A 2-layer, 64-wide BERT with random weights and MiniLM's tokenizer, saved as a local folder."""
+    from transformers import BertConfig
+
+    config = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+                        max_position_embeddings=256)
+    return _save_tiny(tmp_path_factory.mktemp("tiny_bert"), config)
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory) -> str:
+    """A 2-layer GPT-2 with random weights (decoder code paths: last-token pooling)."""
+    from transformers import GPT2Config
+
+    config = GPT2Config(n_embd=64, n_layer=2, n_head=2, n_positions=256, architectures=["GPT2LMHeadModel"])
+    return _save_tiny(tmp_path_factory.mktemp("tiny_gpt2"), config)

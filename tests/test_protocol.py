@@ -1,0 +1,121 @@
+"""The full protocol through the runner: real local data, tiny models, results on disk, resume,
+and a controlled experiment whose answer is known."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import w2s_bench
+from w2s_bench.examples import one_hot
+from w2s_bench.models import ALIASES, register_model
+
+REQUIRED_METRICS = {"weak_acc", "ceiling_acc", "w2s_acc", "pgr", "gain_sq", "misfit_sq", "gain_kl", "misfit_kl"}
+
+
+def test_full_protocol_on_local_data_writes_valid_results(tiny_bert, shared_data, tmp_path):
+    out = tmp_path / "out"
+    args = dict(tasks=["sst2"], weak=["tfidf"], strong=[tiny_bert], methods=["naive", "naive_hard"], seeds=[0],
+                limit=120, data_dir=str(shared_data), strong_args={"epochs": 1, "min_steps": 0, "max_length": 48},
+                output_path=str(out), n_resamples=200)
+    records = w2s_bench.run(**args)
+    assert len(records) == 2
+    saved = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in saved] == ["naive", "naive_hard"]
+    for record in saved:
+        assert {"task", "weak", "strong", "method", "seed", "metrics", "provenance", "config"} <= record.keys()
+        assert REQUIRED_METRICS <= record["metrics"].keys()
+        assert 0.0 <= record["metrics"]["w2s_acc"] <= 1.0
+        samples = [json.loads(line) for line in (out / "samples" / f"{record['key']}.jsonl").read_text().splitlines()]
+        assert len(samples) == record["data"]["sizes"]["test"] == 120
+        assert {"id", "label", "weak", "ceiling", "w2s"} <= samples[0].keys()
+        # metrics can be recomputed from the stored predictions
+        w2s = np.array([s["w2s"] for s in samples])
+        labels = np.array([s["label"] for s in samples])
+        assert abs((w2s.argmax(1) == labels).mean() - record["metrics"]["w2s_acc"]) < 1e-9
+    # the supervisor and the ceiling are fitted once and shared by both methods
+    assert saved[0]["metrics"]["weak_acc"] == saved[1]["metrics"]["weak_acc"]
+    assert saved[0]["metrics"]["ceiling_acc"] == saved[1]["metrics"]["ceiling_acc"]
+
+    # a rerun with the same output folder resumes instead of training again
+    from w2s_bench.models import hf
+
+    def no_training(*_, **__):
+        raise AssertionError("a finished run was trained again")
+
+    original = hf.HFEstimator.fit
+    hf.HFEstimator.fit = no_training
+    try:
+        again = w2s_bench.run(**args)
+    finally:
+        hf.HFEstimator.fit = original
+    assert [r["metrics"] for r in again] == [r["metrics"] for r in records]
+
+
+class NoisyOracle:
+    """Knows the rule (the keyword) but flips 30% of its answers, deterministically per text:
+    noise that no model of the text can learn, so a good student should see through it."""
+
+    def __init__(self, seed: int = 0, flip: float = 0.3) -> None:
+        self.flip = flip
+
+    def fit(self, train, targets, val=(), val_targets=None, loss=None):
+        return self
+
+    def predict_proba(self, examples):
+        labels = []
+        for ex in examples:
+            truth = int("good" in ex.texts[0].split())
+            flipped = zlib.crc32(ex.texts[0].encode()) % 1000 < self.flip * 1000
+            labels.append(1 - truth if flipped else truth)
+        return one_hot(labels, 2) * 0.8 + 0.1
+
+
+@pytest.fixture
+def keyword_task(tmp_path: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data" / "local" / "keywords"
+    data.mkdir(parents=True)
+    fillers = [f"w{i}" for i in range(300)]
+    for split, n in (("train", 1600), ("test", 600)):
+        with open(data / f"{split}.jsonl", "w") as handle:
+            for i in range(n):
+                label = int(rng.integers(2))
+                words = list(rng.choice(fillers, 6)) + ["good" if label else "bad"]
+                rng.shuffle(words)
+                handle.write(json.dumps({"text": " ".join(words) + f" {split}{i}", "label": label}) + "\n")
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "keywords.yaml").write_text(
+        "task: keywords\ndataset_path: local/keywords\ntraining_split: train\ntest_split: test\n"
+        "doc_to_text: '{{ text }}'\ndoc_to_choice: [bad, good]\ndoc_to_target: '{{ label }}'\nmetadata: {version: 1}\n")
+    return tmp_path / "data", tasks
+
+
+def test_runner_measures_weak_to_strong_when_noise_is_unlearnable(keyword_task):
+    data_dir, tasks = keyword_task
+    register_model("noisy-oracle", NoisyOracle, "keyword rule with 30% deterministic flips")
+    try:
+        records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["noisy-oracle"], strong=["tfidf"],
+                                data_dir=str(data_dir), seeds=[0, 1], n_resamples=300)
+    finally:
+        del ALIASES["noisy-oracle"]
+    for record in records:
+        m = record["metrics"]
+        assert 0.62 < m["weak_acc"] < 0.78
+        assert m["ceiling_acc"] > 0.95
+        assert m["weak_acc"] < m["w2s_acc"] <= m["ceiling_acc"] + 0.02
+        assert m["pgr"] is not None and m["pgr"] > 0.2  # measured 0.36 and 0.35 (seeds 0, 1)
+        assert m["pgr_ci"][0] > 0
+
+
+def test_no_gap_gives_flagged_pgr_not_inf(keyword_task):
+    data_dir, tasks = keyword_task
+    records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["tfidf"], strong=["tfidf"],
+                            data_dir=str(data_dir), n_resamples=200)
+    m = records[0]["metrics"]
+    assert m["pgr"] is None and m["pgr_flag"] in {"ceiling_below_weak", "gap_too_small", "gap_not_significant"}

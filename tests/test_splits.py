@@ -1,0 +1,68 @@
+"""Protocol splits on the real local mirrors: disjoint, deterministic, stratified; carving noted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from w2s_bench.tasks import TaskRegistry
+
+PARTS = ("train_a", "val_a", "train_b", "val_b", "test")
+
+
+@pytest.fixture(scope="module")
+def registry() -> TaskRegistry:
+    return TaskRegistry.discover()
+
+
+def ids(splits, part):
+    return {ex.id for ex in getattr(splits, part)}
+
+
+@pytest.mark.parametrize("task", ["sst2", "boolq", "sciq", "sciq_mc", "amazon_polarity", "w2s_demo_sentiment"])
+def test_parts_disjoint_nonempty_and_balanced(registry, shared_data, task):
+    loaded = registry.get(task).load(seed=0, limit=300, data_dir=shared_data)
+    splits = loaded.splits
+    for i, a in enumerate(PARTS):
+        assert len(getattr(splits, a)) > 0
+        for b in PARTS[i + 1:]:
+            assert not ids(splits, a) & ids(splits, b), f"{a} and {b} overlap"
+    texts_train = {t for ex in splits.train_a + splits.train_b for t in ex.texts}
+    assert all(t.strip() for t in texts_train)
+    labels = np.array([ex.label for ex in splits.train_a + splits.train_b])
+    # no class has more than 80% of the training examples (label balance, or balanced binarisation)
+    assert np.bincount(labels, minlength=loaded.num_classes).max() / len(labels) < 0.8
+
+
+def test_limit_caps_every_part(registry, shared_data):
+    splits = registry.get("sst2").load(seed=0, limit=100, data_dir=shared_data).splits
+    assert len(splits.train_a) + len(splits.val_a) == 100
+    assert len(splits.train_b) + len(splits.val_b) == 100
+    assert len(splits.test) == 100
+
+
+def test_test_set_fixed_across_seeds_halves_vary(registry, shared_data):
+    a = registry.get("sst2").load(seed=0, limit=200, data_dir=shared_data).splits
+    b = registry.get("sst2").load(seed=1, limit=200, data_dir=shared_data).splits
+    again = registry.get("sst2").load(seed=0, limit=200, data_dir=shared_data).splits
+    assert [e.id for e in a.test] == [e.id for e in b.test]
+    assert ids(a, "train_a") != ids(b, "train_a")
+    assert [e.id for e in a.train_a] == [e.id for e in again.train_a]
+
+
+def test_missing_training_split_is_carved_with_a_note(registry, shared_data):
+    loaded = registry.get("boolq").load(seed=0, data_dir=shared_data)
+    assert loaded.splits.notes and "no 'train' split" in loaded.splits.notes[0]
+    sizes = loaded.splits.sizes()
+    assert sizes["test"] == round(3270 * 0.3)
+    assert sum(sizes.values()) == 3270
+
+
+def test_binarized_sciq_is_balanced_and_multiple_choice_positions_vary(registry, shared_data):
+    binary = registry.get("sciq").load(seed=0, data_dir=shared_data)
+    labels = np.array([e.label for e in binary.splits.test])
+    assert binary.class_names == ["incorrect", "correct"] and abs(labels.mean() - 0.5) < 0.08
+    mc = registry.get("sciq_mc").load(seed=0, data_dir=shared_data)
+    positions = np.bincount([e.label for e in mc.splits.test], minlength=4)
+    assert mc.num_classes == 4 and positions.min() > 0.15 * positions.sum()
+    assert all(len(e.texts) == 4 and e.texts[0].startswith("Q: ") for e in mc.splits.test[:5])

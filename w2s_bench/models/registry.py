@@ -1,0 +1,171 @@
+"""Model names -> estimators.
+
+A name is an alias from the table below, a local folder, or any Hugging Face model id. Each alias
+carries defaults (training settings and loading options) that a user's ``--weak_args`` /
+``--strong_args`` override. Offline aliases resolve through ``w2s_bench.models.offline``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from w2s_bench.errors import W2SError, did_you_mean
+from w2s_bench.models import offline
+from w2s_bench.models.base import Estimator
+from w2s_bench.models.tfidf import TfidfLogReg
+from w2s_bench.train import TrainConfig
+
+# Burns et al. 2023 train every model with a small learning rate; small encoders like MiniLM need a
+# larger one to move in a few hundred steps (measured in the README's "training defaults" section).
+_SMALL_ENCODER = {"lr": 1e-4, "epochs": 3, "min_steps": 150, "max_length": 128}
+_DECODER = {"lr": 1e-5, "epochs": 2, "max_length": 512}
+_LARGE_DECODER = {**_DECODER, "lora": {"r": 16}, "batch_size": 32}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model name resolves to: how to build it, with which defaults."""
+
+    name: str
+    kind: str  # "tfidf", "hf", or "custom" (built by ``factory``)
+    path: str | Callable[[], str] | None = None  # hub id, local folder, or an offline provider
+    params: dict[str, Any] = field(default_factory=dict)
+    offline: bool = False
+    description: str = ""
+    size: float = 0.0  # parameters in millions, for ordering weak and strong models
+    factory: Callable[..., Estimator] | None = None  # custom estimators: factory(seed=..., **params)
+
+    def resolved_path(self) -> str:
+        return self.path() if callable(self.path) else str(self.path)
+
+    def with_params(self, params: dict[str, Any]) -> ModelSpec:
+        return replace(self, params={**self.params, **params})
+
+
+def _hub(hub_id: str, size: float, params: dict[str, Any], description: str = "") -> ModelSpec:
+    return ModelSpec(hub_id, "hf", hub_id, dict(params), description=description or hub_id, size=size)
+
+
+ALIASES: dict[str, ModelSpec] = {
+    "tfidf": ModelSpec("tfidf", "tfidf", offline=True, size=0.1,
+                       description="TF-IDF (1-2 grams) + logistic regression (scikit-learn)"),
+    "minilm-l6": ModelSpec("minilm-l6", "hf", offline.minilm_l6_path, dict(_SMALL_ENCODER), offline=True, size=22.7,
+                           description="all-MiniLM-L6-v2 (BERT, 6 layers), packaged on PyPI"),
+    "minilm-l2": ModelSpec("minilm-l2", "hf", offline.minilm_l6_path, {**_SMALL_ENCODER, "num_hidden_layers": 2},
+                           offline=True, size=15.6, description="all-MiniLM-L6-v2 cut to its first 2 layers"),
+    "minilm-l1": ModelSpec("minilm-l1", "hf", offline.minilm_l6_path, {**_SMALL_ENCODER, "num_hidden_layers": 1},
+                           offline=True, size=13.8, description="all-MiniLM-L6-v2 cut to its first layer"),
+    "mpnet-base": ModelSpec("mpnet-base", "hf", offline.mpnet_base_path, {**_SMALL_ENCODER, "lr": 5e-5}, offline=True,
+                            size=109.5, description="all-mpnet-base-v2 (MPNet, 12 layers), five PyPI parts"),
+    **{f"gpt2{s}": _hub(f"openai-community/gpt2{s}", n, _DECODER)
+       for s, n in [("", 124), ("-medium", 355), ("-large", 774), ("-xl", 1558)]},
+    **{f"pythia-{s}": _hub(f"EleutherAI/pythia-{s}", n, _DECODER if n < 3000 else _LARGE_DECODER)
+       for s, n in [("70m", 70), ("160m", 160), ("410m", 410), ("1b", 1000), ("1.4b", 1400), ("2.8b", 2800),
+                    ("6.9b", 6900), ("12b", 12000)]},
+    **{f"qwen2.5-{s.lower()}": _hub(f"Qwen/Qwen2.5-{s}", n, _DECODER if n < 3000 else _LARGE_DECODER)
+       for s, n in [("0.5B", 500), ("1.5B", 1500), ("3B", 3000), ("7B", 7000), ("14B", 14000)]},
+    "qwen-1.8b": _hub("Qwen/Qwen-1_8B", 1800, _DECODER, "Qwen 1.8B (Burns et al.'s Qwen; needs trust_remote_code)"),
+    "qwen-7b": _hub("Qwen/Qwen-7B", 7000, _LARGE_DECODER, "Qwen 7B (Burns et al.'s Qwen; needs trust_remote_code)"),
+    "llama3-8b": _hub("meta-llama/Meta-Llama-3-8B", 8000, _LARGE_DECODER, "Llama 3 8B (gated on the hub)"),
+    "llama3.1-8b": _hub("meta-llama/Llama-3.1-8B", 8000, _LARGE_DECODER, "Llama 3.1 8B (gated on the hub)"),
+}
+
+def register_model(name: str, factory: Callable[..., Estimator], description: str = "", size: float = 0.0,
+                   params: dict[str, Any] | None = None) -> ModelSpec:
+    """Make any object with ``fit`` / ``predict_proba`` usable as ``--weak name`` or ``--strong name``."""
+    spec = ModelSpec(name, "custom", factory=factory, params=dict(params or {}), offline=True,
+                     description=description or getattr(factory, "__doc__", "") or name, size=size)
+    ALIASES[name] = spec
+    return spec
+
+
+_LOAD_OPTIONS = {"pooling", "num_hidden_layers", "lora", "trust_remote_code", "revision", "random_init"}
+
+
+def resolve(name: str) -> ModelSpec:
+    """An alias, a local folder, or a hub id (anything with a slash)."""
+    if name in ALIASES:
+        return ALIASES[name]
+    if Path(name).expanduser().is_dir():
+        return ModelSpec(name, "hf", str(Path(name).expanduser()), dict(_SMALL_ENCODER), offline=True,
+                         description="local folder")
+    if "/" in name:
+        return _hub(name, 0.0, _DECODER)
+    offline_names = [n for n, s in ALIASES.items() if s.offline]
+    raise W2SError(f"unknown model {name!r}", where="--weak/--strong",
+                   fix=f"{did_you_mean(name, ALIASES)}; or give a local folder or a hub id like "
+                       f"'openai-community/gpt2' (offline choices: {', '.join(offline_names)})")
+
+
+def parse_model_args(text: str | None) -> dict[str, Any]:
+    """``"lr=1e-4,epochs=3,pooling=last"`` -> dict with numbers and booleans parsed."""
+    if not text:
+        return {}
+    out: dict[str, Any] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise W2SError(f"expected key=value, got {item!r}", where="--weak_args/--strong_args",
+                           fix="e.g. --strong_args lr=1e-4,epochs=3")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def _parse_value(value: str) -> Any:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def build_estimator(spec: ModelSpec, seed: int) -> Estimator:
+    """A fresh, unfitted estimator for ``spec`` with the run's seed."""
+    params = dict(spec.params)
+    if spec.factory is not None:
+        return spec.factory(seed=seed, **params)
+    if spec.kind == "tfidf":
+        allowed = {"Cs", "ngram_max", "max_features"}
+        _check_keys(params, allowed, spec.name)
+        if isinstance(params.get("Cs"), int | float):
+            params["Cs"] = (params["Cs"],)
+        return TfidfLogReg(**params, seed=seed)
+    from w2s_bench.models.hf import HFEstimator
+
+    load = {k: params.pop(k) for k in list(params) if k in _LOAD_OPTIONS}
+    if load.get("lora") is True:
+        load["lora"] = {}
+    _check_keys(params, TrainConfig.field_names(), spec.name)
+    path = _load_path(spec)
+    return HFEstimator(path, TrainConfig(**params, seed=seed), name=spec.name, **load)
+
+
+def _check_keys(params: dict[str, Any], allowed: set[str], name: str) -> None:
+    for key in params:
+        if key not in allowed | _LOAD_OPTIONS:
+            raise W2SError(f"unknown setting {key!r} for model {name!r}", where="--weak_args/--strong_args",
+                           fix=did_you_mean(key, allowed | _LOAD_OPTIONS))
+
+
+def _load_path(spec: ModelSpec) -> str:
+    """The folder or hub id; a hub model that cannot be fetched is reported with the offline choices."""
+    path = spec.resolved_path()
+    if spec.offline or Path(path).is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(path, revision=spec.params.get("revision"),
+                                 allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.py"])
+    except Exception as exc:
+        offline_names = ", ".join(n for n, s in ALIASES.items() if s.offline)
+        raise W2SError(f"could not fetch model {path!r} from the Hugging Face hub ({type(exc).__name__})",
+                       where=f"model {spec.name!r}",
+                       fix=f"check the id and your network; offline models here: {offline_names}; "
+                           "or pass a local folder") from exc

@@ -1,0 +1,103 @@
+"""Where a task's rows come from: a local mirror, the Hugging Face hub, or a generator.
+
+One resolver serves all three so that a task YAML written for the hub runs unchanged offline:
+
+* ``dataset_path: generator:<name>``: rows made by ``w2s_bench.tasks.generators.<name>``;
+  ``dataset_kwargs`` gives ``splits: {split: n_rows}`` and an optional ``seed``.
+* a data directory (``--data_dir`` or ``$W2S_BENCH_DATA_DIR``) laid out like the hub:
+  ``<data_dir>/<dataset_path>[/<dataset_name>]/<split>.jsonl``, same column names as the hub.
+* otherwise the hub through ``datasets.load_dataset`` with ``dataset_kwargs`` (e.g. a pinned
+  ``revision``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonlines
+
+from w2s_bench.errors import W2SError, did_you_mean
+from w2s_bench.tasks.config import TaskConfig
+
+ENV_DATA_DIR = "W2S_BENCH_DATA_DIR"
+GENERATOR_PREFIX = "generator:"
+
+Rows = Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """The splits that exist at the source, and a description of the source for provenance."""
+
+    splits: dict[str, Rows]
+    origin: str
+
+
+def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
+    """The explicit option wins over the environment variable; None means "use the hub"."""
+    value = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR)
+    return Path(value).expanduser() if value else None
+
+
+def load_source(config: TaskConfig, data_dir: str | Path | None = None) -> SourceData:
+    """Load every split the task names (training and test) that exists at its source."""
+    wanted = [s for s in dict.fromkeys([config.training_split, config.test_split]) if s]
+    if config.dataset_path.startswith(GENERATOR_PREFIX):
+        return _from_generator(config, wanted)
+    root = resolve_data_dir(data_dir)
+    if root is not None:
+        folder = root / config.dataset_path / (config.dataset_name or "")
+        if folder.is_dir():
+            present = {s: _read_jsonl(folder / f"{s}.jsonl") for s in wanted if (folder / f"{s}.jsonl").is_file()}
+            return SourceData(present, f"local:{folder}")
+    return _from_hub(config, wanted, root)
+
+
+@lru_cache(maxsize=32)
+def _read_jsonl(path: Path) -> tuple[dict[str, Any], ...]:
+    with jsonlines.open(path) as reader:
+        return tuple(reader)
+
+
+def _from_generator(config: TaskConfig, wanted: list[str]) -> SourceData:
+    name = config.dataset_path[len(GENERATOR_PREFIX):]
+    package = importlib.import_module("w2s_bench.tasks.generators")
+    available = [m.name for m in pkgutil.iter_modules(package.__path__)]
+    where = f"{config.source_file}: dataset_path"
+    if name not in available:
+        raise W2SError(f"unknown generator {name!r}", where=where, fix=did_you_mean(name, available))
+    generator = importlib.import_module(f"{package.__name__}.{name}")
+    sizes = config.dataset_kwargs.get("splits", {})
+    seed = int(config.dataset_kwargs.get("seed", 0))
+    missing = [s for s in wanted if s not in sizes]
+    if missing:
+        raise W2SError(f"no size given for split(s) {missing}", where=f"{config.source_file}: dataset_kwargs.splits",
+                       fix="e.g. dataset_kwargs: {splits: {train: 4000, test: 1000}}")
+    splits = {s: generator.generate(s, int(sizes[s]), seed=seed) for s in wanted}
+    return SourceData(splits, f"generator:{name}(seed={seed})")
+
+
+def _from_hub(config: TaskConfig, wanted: list[str], root: Path | None) -> SourceData:
+    import datasets  # imported here: it is slow to import and not needed for local data
+
+    kwargs = dict(config.dataset_kwargs)
+    try:
+        names = datasets.get_dataset_split_names(config.dataset_path, config.dataset_name, **kwargs)
+        splits = {s: datasets.load_dataset(config.dataset_path, config.dataset_name, split=s, **kwargs)
+                  for s in wanted if s in names}
+    except Exception as exc:
+        tried = f"no local copy under {root}; " if root else ""
+        layout = f"<dir>/{config.dataset_path}/{config.dataset_name + '/' if config.dataset_name else ''}<split>.jsonl"
+        raise W2SError(f"could not load dataset {config.dataset_path!r} ({tried}hub error: "
+                       f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})",
+                       where=f"{config.source_file}: dataset_path",
+                       fix=f"offline? point --data_dir or ${ENV_DATA_DIR} at a local mirror laid out as {layout}") from exc
+    revision = kwargs.get("revision", "main")
+    return SourceData(splits, f"hub:{config.dataset_path}@{revision}")

@@ -1,0 +1,107 @@
+"""Deterministic protocol splits: train_a (weak supervisor and ceiling, GT), train_b (weak
+labels, w2s), test (never trained on), each with a held-out validation part for early stopping.
+
+The test set depends only on the task's ``split_seed`` (it is the same for every run seed, so runs
+are paired on the same examples); the halves depend on the run seed. Halves are stratified by label.
+When the source lacks the training or test split, one is carved out of the other and a note says so.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from w2s_bench.errors import W2SError
+from w2s_bench.examples import Example
+from w2s_bench.tasks.config import TaskConfig
+from w2s_bench.tasks.data import Rows, SourceData
+
+
+@dataclass(frozen=True)
+class ProtocolSplits:
+    train_a: list[Example]
+    val_a: list[Example]
+    train_b: list[Example]
+    val_b: list[Example]
+    test: list[Example]
+    notes: list[str] = field(default_factory=list)
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in ("train_a", "val_a", "train_b", "val_b", "test")}
+
+
+@dataclass(frozen=True)
+class _Pool:
+    rows: Rows
+    indices: list[int]
+    split: str
+
+
+def _source_pools(config: TaskConfig, source: SourceData) -> tuple[_Pool, _Pool, list[str]]:
+    """The (training pool, test pool) of row indices, carving one from the other when missing."""
+    train_name, test_name = config.training_split, config.test_split
+    has_train = train_name in source.splits and train_name != test_name
+    has_test = test_name in source.splits
+    where = f"{config.source_file}: training_split/test_split"
+    if not has_train and not has_test:
+        raise W2SError(f"the source ({source.origin}) has neither split {train_name!r} nor {test_name!r}",
+                       where=where, fix="name splits the dataset has")
+    rng = random.Random(config.split.split_seed)
+    if has_train and has_test:
+        train_rows, test_rows = source.splits[train_name], source.splits[test_name]
+        return _Pool(train_rows, list(range(len(train_rows))), train_name), \
+            _Pool(test_rows, list(range(len(test_rows))), test_name), []
+    name = test_name if has_test else train_name
+    rows = source.splits[name]
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    n_test = round(len(rows) * config.split.carve_fraction)
+    missing = train_name if has_test else test_name
+    note = (f"{source.origin} has no {missing!r} split: carved from {name!r} ({len(rows) - n_test} for training, "
+            f"{n_test} for test, split_seed={config.split.split_seed})")
+    return _Pool(rows, order[n_test:], name), _Pool(rows, order[:n_test], name), [note]
+
+
+def make_splits(config: TaskConfig, source: SourceData, build: Callable[[dict[str, Any], str], Example],
+                seed: int, limit: int | None = None) -> ProtocolSplits:
+    """Draw the protocol's parts; ``limit`` caps train_a, train_b and test at ``limit`` each."""
+    train_pool, test_pool, notes = _source_pools(config, source)
+    test_indices = list(test_pool.indices)
+    random.Random(config.split.split_seed).shuffle(test_indices)
+    test = _examples(test_pool, test_indices[:limit] if limit else test_indices, build)
+
+    train_indices = list(train_pool.indices)
+    random.Random(seed).shuffle(train_indices)
+    if limit:
+        train_indices = train_indices[: 2 * limit]
+    half_a, half_b = _stratified_halves(_examples(train_pool, train_indices, build), seed)
+    n_val_a = round(len(half_a) * config.split.val_fraction)
+    n_val_b = round(len(half_b) * config.split.val_fraction)
+    splits = ProtocolSplits(half_a[n_val_a:], half_a[:n_val_a], half_b[n_val_b:], half_b[:n_val_b], test, notes)
+    for name, size in splits.sizes().items():
+        if size == 0 and not name.startswith("val"):
+            raise W2SError(f"the {name} part is empty (sizes: {splits.sizes()})", where=config.source_file,
+                           fix="use a larger --limit or a dataset with more rows")
+    return splits
+
+
+def _examples(pool: _Pool, indices: Sequence[int], build: Callable[[dict[str, Any], str], Example]) -> list[Example]:
+    examples = [build(pool.rows[i], f"{pool.split}-{i}") for i in indices]
+    ids = [ex.id for ex in examples]
+    if len(set(ids)) != len(ids):
+        raise W2SError(f"example ids are not unique in split {pool.split!r}",
+                       fix="fix doc_to_id (or remove it to use row positions)")
+    return examples
+
+
+def _stratified_halves(examples: list[Example], seed: int) -> tuple[list[Example], list[Example]]:
+    """Deal examples, grouped by label, alternately to two halves: both get each label's share and
+    their sizes differ by at most one."""
+    ordered = sorted(examples, key=lambda ex: ex.label)  # stable: keeps the shuffled order within a label
+    half_a, half_b = ordered[0::2], ordered[1::2]
+    rng = random.Random(seed + 1)
+    rng.shuffle(half_a)
+    rng.shuffle(half_b)
+    return half_a, half_b

@@ -1,0 +1,165 @@
+"""The one training and inference loop shared by every transformer estimator.
+
+Batches are built by length (examples of similar length share a batch, so little compute goes to
+padding), the device and precision are chosen once, and early stopping keeps the trainable
+parameters of the best validation checkpoint. Methods never re-implement this loop: they pass
+targets and, when needed, a loss (see ``w2s_bench.models.base``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from w2s_bench.errors import W2SError
+from w2s_bench.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; every field can be set per model (``--strong_args lr=1e-4``).
+
+    Defaults start from Burns et al. 2023 (soft labels, AdamW, batch 32, small learning rate) with
+    at least ``min_steps`` optimiser steps, because a few hundred examples for 2 epochs is only a
+    few dozen steps and leaves a student undertrained (see docs in the README).
+    """
+
+    lr: float = 5e-5
+    epochs: float = 2.0
+    min_steps: int = 0
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    max_length: int = 256
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    evals_per_epoch: int = 2
+    early_stopping: bool = True
+    device: str = "auto"
+    dtype: str = "auto"
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)} - {"extra"}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: bf16 only where the hardware has it (never on CPU: it is ~300x slower)."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if name in ("float32", "fp32"):
+        return None
+    dtype = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}.get(name)
+    if dtype is None:
+        raise W2SError(f"unknown dtype {name!r}", where="dtype", fix="use auto, float32, bfloat16 or float16")
+    return dtype
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, progress: float = 0.0) -> torch.Tensor:
+    """Cross-entropy against probability targets (one-hot targets give the usual loss)."""
+    return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random | None) -> Iterator[list[int]]:
+    """Index batches of similar length. With ``rng``: shuffled, sorted within chunks of 50 batches,
+    batch order shuffled (training). Without: sorted by length (inference)."""
+    order = list(range(len(lengths)))
+    if rng is None:
+        order.sort(key=lambda i: lengths[i])
+        yield from (order[i:i + batch_size] for i in range(0, len(order), batch_size))
+        return
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start:start + chunk], key=lambda i: lengths[i])
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    yield from batches
+
+
+@dataclass
+class TrainingLog:
+    """What happened during fit, kept in the run record for inspection."""
+
+    steps: int = 0
+    best_step: int | None = None
+    evals: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_loop(model: torch.nn.Module, forward: Callable[[list[int]], torch.Tensor], lengths: Sequence[int],
+               targets: np.ndarray, config: TrainConfig, loss_fn: Callable[..., torch.Tensor] | None,
+               evaluate: Callable[[], tuple[float, float]] | None, device: torch.device, label: str) -> TrainingLog:
+    """Optimise ``model``; ``forward(indices)`` gives the logits of those training examples and
+    ``evaluate()`` returns (validation accuracy, validation loss) for early stopping."""
+    loss_fn = loss_fn or soft_cross_entropy
+    dtype = pick_dtype(config.dtype, device)
+    steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
+    total = max(config.min_steps, math.ceil(config.epochs * steps_per_epoch))
+    eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    warmup = int(config.warmup_fraction * total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    rng = random.Random(config.seed)
+    target_tensor = torch.as_tensor(targets, dtype=torch.float32)
+    log, best, best_score = TrainingLog(), None, (-math.inf, -math.inf)
+
+    def batches() -> Iterator[list[int]]:
+        while True:
+            yield from length_batches(lengths, config.batch_size, rng)
+
+    model.train()
+    with progress_bar(f"train {label}", total) as advance:
+        for step, batch in zip(range(1, total + 1), batches(), strict=False):
+            with autocast(device, dtype):
+                logits = forward(batch)
+            loss = loss_fn(logits.float(), target_tensor[batch].to(device), (step - 1) / total)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            schedule.step()
+            log.steps = step
+            advance(1, loss=loss.item())
+            if evaluate is not None and config.early_stopping and (step % eval_every == 0 or step == total):
+                model.eval()
+                accuracy, val_loss = evaluate()
+                model.train()
+                log.evals.append({"step": step, "val_acc": accuracy, "val_loss": val_loss})
+                if (accuracy, -val_loss) > best_score:
+                    best_score, log.best_step = (accuracy, -val_loss), step
+                    best = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+    if best is not None and log.best_step != log.steps:
+        with torch.no_grad():
+            named = dict(model.named_parameters())
+            for name, value in best.items():
+                named[name].copy_(value.to(named[name].device))
+    model.eval()
+    return log
