@@ -79,7 +79,9 @@ class HFEstimator:
     # -- loading ---------------------------------------------------------------------------------
     def _load(self, num_outputs: int) -> BackboneWithHead:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # our own progress bars say what is happening
         overrides = {"num_hidden_layers": self.num_hidden_layers} if self.num_hidden_layers else {}
         kwargs = {k: v for k, v in self.load_kwargs.items() if v is not None}
         model_config = AutoConfig.from_pretrained(self.path, **kwargs, **overrides)

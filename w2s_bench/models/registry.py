@@ -20,7 +20,7 @@ from w2s_bench.train import TrainConfig
 
 # Burns et al. 2023 train every model with a small learning rate; small encoders like MiniLM need a
 # larger one to move in a few hundred steps (measured in the README's "training defaults" section).
-_SMALL_ENCODER = {"lr": 1e-4, "epochs": 3, "min_steps": 150, "max_length": 128}
+_SMALL_ENCODER = {"lr": 1e-4, "epochs": 2, "min_steps": 60, "max_length": 128}
 _DECODER = {"lr": 1e-5, "epochs": 2, "max_length": 512}
 _LARGE_DECODER = {**_DECODER, "lora": {"r": 16}, "batch_size": 32}
 

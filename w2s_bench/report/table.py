@@ -18,6 +18,10 @@ from w2s_bench.progress import console as make_console
 
 COLUMNS = ["task", "weak", "strong", "method", "seeds", "weak_acc", "ceiling_acc", "w2s_acc", "pgr", "pgr_ci",
            "agreement", "gain_sq", "misfit_sq", "gain_kl", "misfit_kl", "note"]
+# the terminal shows the essentials (header -> row key); Markdown and CSV show everything
+TERMINAL = [("task", "task"), ("weak", "weak"), ("strong", "strong"), ("method", "method"), ("seeds", "seeds"),
+            ("weak acc", "weak_acc"), ("ceiling", "ceiling_acc"), ("w2s", "w2s_acc"), ("PGR [95% CI]", "pgr_with_ci"),
+            ("agree", "agreement"), ("gain", "gain_sq"), ("misfit", "misfit_sq"), ("note", "note")]
 _MEANS = ["weak_acc", "ceiling_acc", "w2s_acc", "agreement", "gain_sq", "misfit_sq", "gain_kl", "misfit_kl"]
 
 
@@ -40,6 +44,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             row["pgr_ci"] = pgr["ci"].as_list() if pgr["ci"] is not None else None
         flags = sorted({m["pgr_flag"] for m in metrics if m.get("pgr_flag")})
+        row["pgr_with_ci"] = f"{_fmt(row['pgr'])} {_fmt(row['pgr_ci'])}" if row["pgr"] is not None else "n/a"
         row["note"] = "; ".join(flags) + (f" ({pgr['n_missing']}/{len(runs)} seeds)" if flags and len(runs) > 1 else "")
         rows.append(row)
     return rows
@@ -56,11 +61,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def render_rich(records: list[dict[str, Any]], console: Console | None = None) -> None:
-    table = Table(title="weak-to-strong results", show_lines=False)
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column in ("task", "weak", "strong", "method", "note") else "right")
+    table = Table(title="weak-to-strong results (accuracy on test; gain and misfit: squared distance)")
+    for header, _ in TERMINAL:
+        table.add_column(header, justify="left" if header in ("task", "weak", "strong", "method", "note") else "right")
     for row in aggregate(records):
-        table.add_row(*[_fmt(row[c]) for c in COLUMNS])
+        table.add_row(*[_fmt(row[key]) for _, key in TERMINAL])
     (console or make_console()).print(table)
 
 
