@@ -5,6 +5,7 @@ Everything the CLI does is one call: ``w2s_bench.run(tasks=[...], weak=[...], st
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ def run(config: RunConfig | None = None, **overrides: Any) -> list[dict[str, Any
         for seed in config.seeds:
             loaded = None
             protocol = None
-            for weak_name, strong_name, method_name in _cells(weak_specs, strong_specs, methods):
+            for weak_name, strong_name, method_name in itertools.product(weak_specs, strong_specs, methods):
                 method = methods[method_name]
                 cell_config = {
                     "task": task_name, "task_version": task.config.version, "task_hash": task.config_hash(),
@@ -91,21 +92,22 @@ def run(config: RunConfig | None = None, **overrides: Any) -> list[dict[str, Any
                                         lambda name, s=seed: build_estimator(strong_specs[name], s))
                 record, samples = _run_cell(protocol, loaded, weak_name, strong_name, method, cell_config, config)
                 record.update(key=key, config_hash=hash_)
-                if out:
-                    out.write_run(record, samples)
+                _warn_if_no_gap(record)
                 records.append(record)
                 if out:
+                    out.write_run(record, samples)
                     out.write_summary(records)
     if out:
-        out.write_summary(records)
+        out.write_summary(records)  # also when every run was resumed
     return records
 
 
-def _cells(weak: dict[str, ModelSpec], strong: dict[str, ModelSpec], methods: dict[str, Any]):
-    for weak_name in weak:
-        for strong_name in strong:
-            for method_name in methods:
-                yield weak_name, strong_name, method_name
+def _warn_if_no_gap(record: dict[str, Any]) -> None:
+    m = record["metrics"]
+    if m["pgr_flag"]:
+        log.warning("%s: the strong ceiling (%.3f) is not clearly above the weak model (%.3f): %s, so PGR is "
+                    "undefined. Check the strong model's training (--strong_args), the --limit, or the model pair.",
+                    record["key"], m["ceiling_acc"], m["weak_acc"], m["pgr_flag"])
 
 
 def _run_cell(protocol: Protocol, loaded, weak_name: str, strong_name: str, method, cell_config: dict[str, Any],

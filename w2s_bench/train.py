@@ -27,9 +27,9 @@ from w2s_bench.progress import progress_bar
 class TrainConfig:
     """Optimisation settings; every field can be set per model (``--strong_args lr=1e-4``).
 
-    Defaults start from Burns et al. 2023 (soft labels, AdamW, batch 32, small learning rate) with
-    at least ``min_steps`` optimiser steps, because a few hundred examples for 2 epochs is only a
-    few dozen steps and leaves a student undertrained (see docs in the README).
+    Defaults start from Burns et al. 2023 (soft labels, AdamW, batch 32, 2 epochs, small learning
+    rate); ``min_steps`` guarantees a floor of optimiser steps when a ``--limit`` makes an epoch
+    tiny. Model aliases override these per family (``w2s_bench.models.registry``).
     """
 
     lr: float = 5e-5
