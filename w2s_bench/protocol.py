@@ -53,9 +53,8 @@ class Protocol:
         start = time.perf_counter()
         estimator = estimator.fit(s.train_a, one_hot(labels_of(s.train_a), k), s.val_a,
                                                one_hot(labels_of(s.val_a), k) if s.val_a else None)
-        fitted = Fitted(estimator.predict_proba(s.test), 0.0, _training_log(estimator))
-        fitted.seconds = time.perf_counter() - start
-        return estimator, fitted
+        test_probs = estimator.predict_proba(s.test)
+        return estimator, Fitted(test_probs, time.perf_counter() - start, _training_log(estimator))
 
     def weak(self, model: str) -> Fitted:
         """The supervisor's test predictions and its labels for train_b (``extra``)."""

@@ -46,11 +46,10 @@ class TrainConfig:
     device: str = "auto"
     dtype: str = "auto"
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def field_names(cls) -> set[str]:
-        return {f.name for f in fields(cls)} - {"extra"}
+        return {f.name for f in fields(cls)}
 
 
 def pick_device(name: str = "auto") -> torch.device:

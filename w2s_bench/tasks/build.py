@@ -44,10 +44,6 @@ class ExampleBuilder:
         self.doc_id = Template(config.doc_to_id, f"{src}: doc_to_id") if config.doc_to_id else None
         self._num_candidates: int | None = None
 
-    @property
-    def scores_candidates(self) -> bool:
-        return self.config.output_type != "classification" and not self.config.binarize_choices
-
     def class_names(self, first_row: dict[str, Any]) -> list[str]:
         """Names of the K classes (for candidates: positions, since answers vary per row)."""
         if self.config.output_type == "classification":

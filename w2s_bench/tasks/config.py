@@ -65,10 +65,6 @@ class TaskConfig:
     def version(self) -> str:
         return str(self.metadata["version"])
 
-    @property
-    def metrics(self) -> list[str]:
-        return [m["metric"] for m in self.metric_list]
-
 
 _FIELDS = {f.name for f in fields(TaskConfig)} - {"source_file"}
 _REQUIRED = {"task", "dataset_path", "test_split", "doc_to_text", "doc_to_target", "metadata"}

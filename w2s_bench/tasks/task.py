@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 from w2s_bench.errors import W2SError
+from w2s_bench.results import config_hash
 from w2s_bench.tasks.build import ExampleBuilder
 from w2s_bench.tasks.config import TaskConfig
 from w2s_bench.tasks.data import SourceData, load_source
@@ -25,8 +24,7 @@ class Task:
 
     def config_hash(self) -> str:
         """A short hash of everything in the config that determines the examples."""
-        payload = {k: v for k, v in asdict(self.config).items() if k != "source_file"}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return config_hash({k: v for k, v in asdict(self.config).items() if k != "source_file"})
 
     def load(self, seed: int, limit: int | None = None, data_dir: str | Path | None = None) -> LoadedTask:
         source = load_source(self.config, data_dir)
