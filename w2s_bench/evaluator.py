@@ -15,7 +15,7 @@ from w2s_bench.examples import labels_of
 from w2s_bench.methods import get_method
 from w2s_bench.metrics import run_metrics
 from w2s_bench.models import build_estimator, resolve
-from w2s_bench.models.registry import ModelSpec
+from w2s_bench.models.registry import ModelSpec, fetch
 from w2s_bench.protocol import Protocol
 from w2s_bench.results import ResultsDir, config_hash, provenance, run_key, sample_records
 from w2s_bench.tasks import TaskRegistry
@@ -62,6 +62,8 @@ def run(config: RunConfig | None = None, **overrides: Any) -> list[dict[str, Any
     weak_specs = {n: _spec(n, config.weak_args, config.device) for n in config.weak}
     strong_specs = {n: _spec(n, config.strong_args, config.device) for n in config.strong}
     methods = {name: get_method(name) for name in config.methods}
+    for spec in [*weak_specs.values(), *strong_specs.values()]:
+        fetch(spec)  # fail before any training if a model cannot be had
     out = ResultsDir(config.output_path) if config.output_path else None
     records: list[dict[str, Any]] = []
 

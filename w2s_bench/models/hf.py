@@ -82,6 +82,7 @@ class HFEstimator:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # our own progress bars say what is happening
+        hf_logging.set_verbosity_error()  # e.g. the weights a num_hidden_layers cut leaves unused are expected
         overrides = {"num_hidden_layers": self.num_hidden_layers} if self.num_hidden_layers else {}
         kwargs = {k: v for k, v in self.load_kwargs.items() if v is not None}
         model_config = AutoConfig.from_pretrained(self.path, **kwargs, **overrides)

@@ -144,7 +144,7 @@ def build_estimator(spec: ModelSpec, seed: int) -> Estimator:
     if load.get("lora") is True:
         load["lora"] = {}
     _check_keys(params, TrainConfig.field_names(), spec.name)
-    path = _load_path(spec)
+    path = fetch(spec)
     return HFEstimator(path, TrainConfig(**params, seed=seed), name=spec.name, **load)
 
 
@@ -155,8 +155,11 @@ def _check_keys(params: dict[str, Any], allowed: set[str], name: str) -> None:
                            fix=did_you_mean(key, allowed | _LOAD_OPTIONS))
 
 
-def _load_path(spec: ModelSpec) -> str:
-    """The folder or hub id; a hub model that cannot be fetched is reported with the offline choices."""
+def fetch(spec: ModelSpec) -> str:
+    """The model's local folder, downloading hub models (cached by huggingface_hub); a model that
+    cannot be fetched is reported with the offline choices. Custom and TF-IDF models need nothing."""
+    if spec.kind != "hf":
+        return ""
     path = spec.resolved_path()
     if spec.offline or Path(path).is_dir():
         return path
