@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from w2s_bench.examples import labels_of
@@ -48,9 +48,13 @@ class RunConfig:
 
 
 def _spec(name: str, args: dict[str, Any], device: str | None) -> ModelSpec:
+    """Resolve a model name, fetching its weights once, before any training, so that a model that
+    cannot be had fails the run at once and later builds read the local folder."""
     spec = resolve(name).with_params(args)
-    if device and spec.kind == "hf":
-        spec = spec.with_params({"device": device})
+    if spec.kind == "hf":
+        spec = replace(spec, path=fetch(spec))
+        if device:
+            spec = spec.with_params({"device": device})
     return spec
 
 
@@ -62,8 +66,6 @@ def run(config: RunConfig | None = None, **overrides: Any) -> list[dict[str, Any
     weak_specs = {n: _spec(n, config.weak_args, config.device) for n in config.weak}
     strong_specs = {n: _spec(n, config.strong_args, config.device) for n in config.strong}
     methods = {name: get_method(name) for name in config.methods}
-    for spec in [*weak_specs.values(), *strong_specs.values()]:
-        fetch(spec)  # fail before any training if a model cannot be had
     out = ResultsDir(config.output_path) if config.output_path else None
     records: list[dict[str, Any]] = []
 
