@@ -18,6 +18,14 @@ def _quiet() -> None:
     set_quiet(True)
 
 
+@pytest.fixture(autouse=True)
+def artefact_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Each test gets its own empty artefact cache, so no test reuses another's trained models."""
+    root = tmp_path_factory.mktemp("artefacts")
+    monkeypatch.setattr("w2s_bench.cache.default_dir", lambda: root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "MANIFEST.md").is_file():

@@ -29,7 +29,7 @@ def train_linear(features: torch.Tensor, targets: np.ndarray, loss, config: Trai
     """A linear classifier on fixed features, trained by the real training loop."""
     torch.manual_seed(seed)
     model = torch.nn.Linear(features.shape[1], targets.shape[1])
-    train_loop(model, lambda idx: model(features[idx]), [1] * len(features), targets, config, loss, None, CPU, "test")
+    train_loop(model, lambda module, idx: module(features[idx]), [1] * len(features), targets, config, loss, None, CPU, "test")
     return model
 
 
@@ -218,3 +218,16 @@ def test_product_registered_with_keyword_parameters() -> None:
     method = METHODS["product"](alpha=0.25)
     assert method.params == {"alpha": 0.25} and isinstance(method.loss(), ProductLoss)
     assert method.loss().alpha == 0.25 and METHODS["product"]().params == {"alpha": 0.5}
+
+
+def test_naive_temperature_sharpens_labels_and_zero_is_hard() -> None:
+    from w2s_bench.methods import get_method
+
+    weak = np.array([[0.6, 0.4], [0.2, 0.8], [0.5, 0.5]])
+    assert np.array_equal(get_method("naive").targets(weak), weak)
+    assert np.array_equal(get_method("naive(temperature=0)").targets(weak), get_method("naive_hard").targets(weak))
+    sharpened = get_method("naive(temperature=0.5)").targets(weak)
+    expected = weak**2 / (weak**2).sum(axis=1, keepdims=True)  # T = 0.5: p^2, renormalised
+    assert np.allclose(sharpened, expected) and sharpened[0, 0] > 0.6 and np.allclose(sharpened[2], 0.5)
+    with pytest.raises(W2SError, match="temperature"):
+        get_method("naive(temperature=-1)")

@@ -3,6 +3,7 @@
     w2s-bench [run options]          run a sweep (no options: the offline embedded demo)
     w2s-bench ls tasks|models|methods
     w2s-bench validate FILE.yaml ...
+    w2s-bench compare NEW BASELINE [--tolerance T] [--metrics M1,M2] [--two_sided]   exit 1 on a regression
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from pathlib import Path
 from rich.table import Table
 
 from w2s_bench.errors import W2SError
-from w2s_bench.evaluator import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, RunConfig, run
+from w2s_bench.evaluator import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STEPS, Plan, RunConfig, plan_sweep, run_sweep
 from w2s_bench.progress import console as make_console
 from w2s_bench.progress import set_quiet
 
-SUBCOMMANDS = ("run", "ls", "validate")
+SUBCOMMANDS = ("run", "ls", "validate", "compare")
 
 
 def _list(text: str) -> list[str]:
@@ -56,8 +57,16 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--weak_args", type=parse_model_args, default={}, help="e.g. C=0.5 or lr=1e-4,epochs=3")
     p.add_argument("--strong_args", type=parse_model_args, default={}, help="e.g. lr=1e-5,epochs=2,lora=true")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-    p.add_argument("--output_path", default=None, help="folder for results.json, per-run records and samples; "
-                   "rerunning with the same folder resumes")
+    p.add_argument("--output_path", default=None, help="folder for results.json, comparisons.json, per-run records "
+                   "and samples")
+    p.add_argument("--use_cache", default=None, metavar="DIR", help="artefact cache (weak labels, ceilings, "
+                   "predictions), shared by sweeps and reruns; default $W2S_BENCH_CACHE/artefacts")
+    p.add_argument("--no_cache", action="store_true", help="neither read nor write the artefact cache")
+    p.add_argument("--rerun", action="store_true", help="recompute every artefact, overwriting the cached ones")
+    p.add_argument("--dry_run", action="store_true", help="print the plan (runs, trainings after the cache) and stop")
+    p.add_argument("--all_pairs", action="store_true", help="also run (weak, strong) pairs whose weak model is not "
+                   "smaller than the strong one")
+    p.add_argument("--baseline", default="naive", help="method the others are compared with (paired, same seeds)")
     p.add_argument("--n_resamples", type=int, default=1000, help="bootstrap resamples for CIs")
     p.add_argument("--format", choices=["table", "markdown", "csv"], default="table", help="what to print")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -74,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return _ls(argv)
         if command == "validate":
             return _validate(argv)
+        if command == "compare":
+            return _compare(argv)
         return _run(argv)
     except W2SError as exc:
         console.print(f"[bold red]error[/] {exc}", highlight=False)
@@ -84,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from w2s_bench.report import render_rich, to_csv, to_markdown
+    from w2s_bench.report import render_comparisons, render_rich, to_csv, to_markdown
 
     args = run_parser().parse_args(argv)
     set_quiet(args.quiet)
@@ -93,23 +104,51 @@ def _run(argv: list[str]) -> int:
         if "bootstrap" not in methods:
             raise W2SError("--via gives the chain of the bootstrap method", where="--via", fix="add --methods bootstrap")
         methods = [f"bootstrap(via={'+'.join(args.via)})" if m == "bootstrap" else m for m in methods]
+    if args.no_cache and args.use_cache:
+        raise W2SError("--use_cache and --no_cache contradict each other", where="--use_cache/--no_cache",
+                       fix="give one of them")
     config = RunConfig(tasks=args.tasks, weak=args.weak, strong=args.strong, methods=methods, seeds=args.seeds,
                        limit=args.limit, data_dir=args.data_dir, include_paths=args.include_path,
                        weak_args=args.weak_args, strong_args=args.strong_args, device=args.device,
-                       output_path=args.output_path, n_resamples=args.n_resamples)
-    records = run(config)
+                       output_path=args.output_path, n_resamples=args.n_resamples, all_pairs=args.all_pairs,
+                       rerun=args.rerun, baseline=args.baseline)
+    if args.no_cache or args.use_cache:
+        config.cache_dir = None if args.no_cache else args.use_cache
+    if args.dry_run:
+        _print_plan(plan_sweep(config), config)
+        return 0
+    sweep = run_sweep(config)
+    records = sweep.records
     if args.format == "markdown":
         print(to_markdown(records), end="")
     elif args.format == "csv":
         print(to_csv(records), end="")
     else:
         render_rich(records)
+        render_comparisons(sweep.comparisons)
+    err = make_console(stderr=True)
+    counts = sweep.store_counts
+    err.print("trained: " + ", ".join(f"{counts.get(f'{s} computed', 0)} {s}" for s in STEPS)
+              + "; reused from the cache: " + ", ".join(f"{counts.get(f'{s} reused', 0)} {s}" for s in STEPS))
     if args.output_path:
         out = Path(args.output_path)
         (out / "results.md").write_text(to_markdown(records))
         (out / "results.csv").write_text(to_csv(records))
-        make_console(stderr=True).print(f"results in {out}/ (results.json, results.md, results.csv, runs/, samples/)")
+        err.print(f"results in {out}/ (results.json, comparisons.json, results.md, results.csv, runs/, samples/)")
     return 0
+
+
+def _print_plan(plan: Plan, config: RunConfig) -> None:
+    table = Table(title=f"plan: {len(plan.cells)} runs; cache: {config.cache_dir or 'off'}")
+    for column in ("step", "to train", "in the cache"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for step in STEPS:
+        table.add_row(step, str(plan.to_train[step]), str(plan.cached[step]))
+    table.add_row("[bold]total", f"[bold]{plan.trainings}", str(sum(plan.cached.values())))
+    console = make_console()
+    console.print(table)
+    for weak, strong in plan.skipped_pairs:
+        console.print(f"skipped pair: weak {weak} is not smaller than strong {strong} (--all_pairs runs it)")
 
 
 def _ls(argv: list[str]) -> int:
@@ -179,6 +218,35 @@ def _validate(argv: list[str]) -> int:
         console.print(f"  first test example: {first.texts[0][:200]!r} -> label {first.label} "
                       f"({loaded.class_names[first.label]})", highlight=False)
     return 0
+
+
+def _compare(argv: list[str]) -> int:
+    from w2s_bench.report import regression
+
+    p = argparse.ArgumentParser(prog="w2s-bench compare", description="check NEW results against a pinned BASELINE, run by "
+                                "run (task, weak, strong, method, seed). Exit code 1 when a metric regressed beyond "
+                                "tolerance, became undefined, or a baseline run is missing; 0 otherwise.")
+    p.add_argument("new", help="results.json, or the --output_path folder holding it")
+    p.add_argument("baseline", help="results.json, or the --output_path folder holding it")
+    p.add_argument("--tolerance", default=str(regression.DEFAULT_TOLERANCE),
+                   help="absolute tolerance for every metric and/or per metric, e.g. 0.02 or w2s_acc=0.01,pgr=0.1 "
+                        "(default %(default)s)")
+    p.add_argument("--metrics", type=_list, default=regression.DEFAULT_METRICS, help="metrics to compare, comma separated "
+                   f"(default {','.join(regression.DEFAULT_METRICS)})")
+    p.add_argument("--two_sided", action="store_true", help="an improvement beyond tolerance fails too: pinned results "
+                   "must not shift silently")
+    p.add_argument("--verbose", action="store_true", help="show every compared value, not only the differences")
+    p.add_argument("--format", choices=["table", "markdown"], default="table",
+                   help="markdown: for a pull-request comment or a CI job summary")
+    args = p.parse_args(argv)
+    new, baseline = regression.load_records(args.new), regression.load_records(args.baseline)
+    tolerance = regression.parse_tolerance(args.tolerance, args.metrics)
+    comparison = regression.compare_records(new, baseline, tolerance, args.metrics, args.two_sided)
+    if args.format == "markdown":
+        print(regression.comparison_markdown(comparison, verbose=args.verbose), end="")
+    else:
+        regression.render_comparison(comparison, verbose=args.verbose)
+    return 1 if comparison.failed else 0
 
 
 if __name__ == "__main__":

@@ -1,32 +1,50 @@
 """The one evaluator loop: tasks x seeds x (weak, strong) pairs x methods -> run records.
 
-Everything the CLI does is one call: ``w2s_bench.run(tasks=[...], weak=[...], strong=[...])``.
+Everything the CLI does is a call here: ``w2s_bench.run(tasks=[...], weak=[...], strong=[...])``
+returns the run records; :func:`run_sweep` also returns the per-sample predictions, the paired
+method comparisons and what was computed versus reused; :func:`plan_sweep` says what a sweep
+would train without training anything (``--dry_run``).
+
+Every protocol step goes through the artefact store (``w2s_bench.cache``): a sweep fits each weak
+supervisor and ceiling once, and rerunning a killed sweep rebuilds the finished runs from stored
+predictions and trains only what is missing.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from w2s_bench import cache
+from w2s_bench.cache import ArtefactStore
+from w2s_bench.distributed import is_main_process
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import accuracy_of, labels_of
 from w2s_bench.methods import get_method
+from w2s_bench.methods.base import Method
 from w2s_bench.metrics import run_metrics
 from w2s_bench.models import build_estimator, resolve
 from w2s_bench.models.registry import ModelSpec, fetch
+from w2s_bench.progress import progress_bar
 from w2s_bench.protocol import Protocol
-from w2s_bench.results import ResultsDir, config_hash, provenance, run_key, sample_records
+from w2s_bench.report.paired import method_comparisons
+from w2s_bench.results import SCHEMA_VERSION, ResultsDir, atomic_write_text, provenance, run_key, sample_records
 from w2s_bench.tasks import Task, TaskRegistry
 from w2s_bench.tasks.data import load_source
+from w2s_bench.tasks.task import LoadedTask
 
 log = logging.getLogger("w2s_bench")
 
 DEFAULT_TASKS = ["w2s_demo_sentiment"]
 DEFAULT_WEAK = ["tfidf"]
 DEFAULT_STRONG = ["minilm-l6"]
+STEPS = ("weak", "ceiling", "w2s")
 
 
 @dataclass
@@ -47,68 +65,165 @@ class RunConfig:
     output_path: str | None = None
     n_resamples: int = 1000
     min_gap: float = 0.01
+    all_pairs: bool = False  # also pairs whose weak model is not smaller than the strong one
+    cache_dir: str | None = field(default_factory=lambda: str(cache.default_dir()))  # None: --no_cache
+    rerun: bool = False  # recompute every artefact, overwriting the stored ones
+    baseline: str = "naive"  # the method others are compared with
 
 
-def _spec(name: str, args: dict[str, Any], device: str | None) -> ModelSpec:
-    """Resolve a model name, fetching its weights once, before any training, so that a model that
-    cannot be had fails the run at once and later builds read the local folder."""
-    spec = resolve(name).with_params(args)
-    if spec.kind == "hf":
-        spec = replace(spec, path=fetch(spec))
-        if device:
-            spec = spec.with_params({"device": device})
-    return spec
+@dataclass
+class Cell:
+    """One run of the sweep: a task, a seed, a model pair and a method."""
+
+    task: Task
+    seed: int
+    weak: str
+    strong: str
+    method: Method
+
+
+@dataclass
+class Plan:
+    """What a sweep will do: its runs, the pairs left out, and per protocol step how many artefacts
+    must be trained and how many the store already holds (shared ones counted once)."""
+
+    cells: list[Cell]
+    skipped_pairs: list[tuple[str, str]]
+    to_train: Counter[str] = field(default_factory=Counter)
+    cached: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def trainings(self) -> int:
+        return sum(self.to_train.values())
+
+
+@dataclass
+class Sweep:
+    """A finished sweep: run records, per-sample predictions by run key, method comparisons, and
+    how many artefacts were computed or reused per step (``store_counts``)."""
+
+    records: list[dict[str, Any]]
+    samples: dict[str, list[dict[str, Any]]]
+    comparisons: list[dict[str, Any]]
+    plan: Plan
+    store_counts: Counter[str]
+
+
+class _Models:
+    """The sweep's resolved models: builds estimators and says what determines each one's numbers."""
+
+    def __init__(self, config: RunConfig, methods: list[Method]) -> None:
+        # methods' own models: ensemble members supervise (weak_args); bootstrap links are students (strong_args)
+        extra = {role: [n for m in methods for n, r in m.models().items() if r == role] for role in ("weak", "strong")}
+        self.specs = {
+            "weak": {n: self._spec(n, config.weak_args, config.device) for n in dict.fromkeys(config.weak + extra["weak"])},
+            "strong": {n: self._spec(n, config.strong_args, config.device)
+                       for n in dict.fromkeys(config.strong + extra["strong"])},
+        }
+        self._identities = {(role, n): spec.identity() for role, specs in self.specs.items() for n, spec in specs.items()}
+
+    @staticmethod
+    def _spec(name: str, args: dict[str, Any], device: str | None) -> ModelSpec:
+        """Resolve a model name, fetching its weights once, before any training, so that a model that
+        cannot be had fails the run at once and later builds read the local folder."""
+        spec = resolve(name).with_params(args)
+        if spec.kind == "hf":
+            spec = replace(spec, path=fetch(spec))
+            if device:
+                spec = spec.with_params({"device": device})
+        return spec
+
+    def identity(self, role: str, name: str) -> dict[str, Any]:
+        return self._identities[(role, name)]
+
+    def protocol(self, loaded: LoadedTask, seed: int, store: ArtefactStore) -> Protocol:
+        return Protocol(loaded, lambda name, s: build_estimator(self.specs["weak"][name], s),
+                        lambda name, s: build_estimator(self.specs["strong"][name], s), seed, store, self.identity)
+
+    def pairs(self, config: RunConfig) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(pairs to run, pairs skipped). A grid keeps pairs whose weak model is smaller than the strong
+        one (when both sizes are known) unless ``all_pairs``; a single pair is run as asked."""
+        grid = list(itertools.product(config.weak, config.strong))
+        if config.all_pairs or len(grid) == 1:
+            return grid, []
+        size = {role: {n: s.size for n, s in specs.items()} for role, specs in self.specs.items()}
+        skipped = [(w, s) for w, s in grid if size["weak"][w] and size["strong"][s] and size["weak"][w] >= size["strong"][s]]
+        kept = [p for p in grid if p not in skipped]
+        if not kept:
+            raise W2SError(f"no (weak, strong) pair has a weak model smaller than the strong one: {grid}",
+                           where="--weak/--strong", fix="swap them, or pass --all_pairs to run them anyway")
+        return kept, skipped
+
+
+class _Sweep:
+    """Resolved inputs shared by planning and running."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        registry = TaskRegistry.discover(config.include_paths)
+        registry.expand(config.tasks)  # unknown names fail before anything is loaded
+        self.methods = [get_method(m) for m in config.methods]
+        self.models = _Models(config, self.methods)
+        self.tasks = _available_tasks(registry, config)
+        self.pairs, self.skipped_pairs = self.models.pairs(config)
+        self.store = ArtefactStore(config.cache_dir, rerun=config.rerun, writable=is_main_process())
+
+    def protocols(self) -> Iterator[tuple[Task, int, LoadedTask, Protocol]]:
+        for task in self.tasks:
+            for seed in self.config.seeds:
+                loaded = task.load(seed=seed, limit=self.config.limit, data_dir=self.config.data_dir)
+                yield task, seed, loaded, self.models.protocol(loaded, seed, self.store)
+
+    def plan(self) -> Plan:
+        plan = Plan([], self.skipped_pairs)
+        seen: set[tuple[str, str]] = set()
+        for task, seed, _, protocol in self.protocols():
+            for (weak, strong), method in itertools.product(self.pairs, self.methods):
+                plan.cells.append(Cell(task, seed, weak, strong, method))
+                for step, key in protocol.cell_keys(weak, strong, method):
+                    if (step, key) not in seen:
+                        seen.add((step, key))
+                        (plan.cached if self.store.has(step, key) else plan.to_train)[step] += 1
+        return plan
+
+
+def plan_sweep(config: RunConfig | None = None, **overrides: Any) -> Plan:
+    """What the sweep would run and train, after the cache; loads data but trains nothing."""
+    return _Sweep(config or RunConfig(**overrides)).plan()
 
 
 def run(config: RunConfig | None = None, **overrides: Any) -> list[dict[str, Any]]:
     """Run the sweep and return its run records (also written under ``output_path`` if given)."""
-    config = config or RunConfig(**overrides)
-    registry = TaskRegistry.discover(config.include_paths)
-    registry.expand(config.tasks)  # unknown names fail before anything is loaded
-    methods = {m.name: m for m in map(get_method, config.methods)}
-    # methods' own models (ensemble members supervise: weak_args; bootstrap links are students: strong_args)
-    extra = {role: [n for m in methods.values() for n, r in m.models().items() if r == role] for role in ("weak", "strong")}
-    weak_specs = {n: _spec(n, config.weak_args, config.device) for n in dict.fromkeys(config.weak + extra["weak"])}
-    strong_specs = {n: _spec(n, config.strong_args, config.device) for n in dict.fromkeys(config.strong + extra["strong"])}
-    tasks = _available_tasks(registry, config)
-    out = ResultsDir(config.output_path) if config.output_path else None
-    records: list[dict[str, Any]] = []
+    return run_sweep(config, **overrides).records
 
-    for task in tasks:
-        task_name = task.name
-        for seed in config.seeds:
-            loaded = None
-            protocol = None
-            for weak_name, strong_name, method_name in itertools.product(config.weak, config.strong, methods):
-                method = methods[method_name]
-                cell_config = {
-                    "task": task_name, "task_version": task.config.version, "task_hash": task.config_hash(),
-                    "weak": weak_name, "weak_params": weak_specs[weak_name].params,
-                    "strong": strong_name, "strong_params": strong_specs[strong_name].params,
-                    "method": method_name, "method_params": method.params, "seed": seed, "limit": config.limit,
-                    "n_resamples": config.n_resamples, "min_gap": config.min_gap,
-                }
-                key, hash_ = run_key(task_name, weak_name, strong_name, method_name, seed), config_hash(cell_config)
-                if out and (done := out.finished(key, hash_)):
-                    log.info("resumed %s from %s", key, out.root)
-                    records.append(done)
-                    continue
-                if loaded is None:
-                    loaded = task.load(seed=seed, limit=config.limit, data_dir=config.data_dir)
-                    for note in loaded.splits.notes:
-                        log.warning("%s: %s", task_name, note)
-                    protocol = Protocol(loaded, lambda name, s: build_estimator(weak_specs[name], s),
-                                        lambda name, s: build_estimator(strong_specs[name], s), seed)
-                record, samples = _run_cell(protocol, loaded, weak_name, strong_name, method, cell_config, config)
-                record.update(key=key, config_hash=hash_)
+
+def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
+    config = config or RunConfig(**overrides)
+    sweep = _Sweep(config)
+    plan = sweep.plan()
+    log.info("sweep: %d runs, %d trainings to do (%s), %d artefacts reused from %s", len(plan.cells), plan.trainings,
+             ", ".join(f"{plan.to_train[s]} {s}" for s in STEPS), sum(plan.cached.values()), config.cache_dir or "no cache")
+    out = ResultsDir(config.output_path) if config.output_path and is_main_process() else None
+    records: list[dict[str, Any]] = []
+    samples: dict[str, list[dict[str, Any]]] = {}
+    with progress_bar("sweep (trainings)", plan.trainings) as advance:
+        sweep.store.on_computed = lambda step: advance(1)
+        for task, seed, loaded, protocol in sweep.protocols():
+            for note in loaded.splits.notes:
+                log.warning("%s: %s", task.name, note)
+            for (weak, strong), method in itertools.product(sweep.pairs, sweep.methods):
+                record, rows = _run_cell(protocol, Cell(task, seed, weak, strong, method), config)
                 _warn_if_no_gap(record)
                 records.append(record)
+                samples[record["key"]] = rows
                 if out:
-                    out.write_run(record, samples)
+                    out.write_run(record, rows)
                     out.write_summary(records)
+    comparisons = method_comparisons(records, samples, baseline=config.baseline, n_resamples=config.n_resamples)
     if out:
-        out.write_summary(records)  # also when every run was resumed
-    return records
+        out.write_summary(records)  # also when every run was reused
+        atomic_write_text(out.root / "comparisons.json", json.dumps(comparisons, indent=2, allow_nan=False))
+    return Sweep(records, samples, comparisons, plan, Counter(sweep.store.counts))
 
 
 def _available_tasks(registry: TaskRegistry, config: RunConfig) -> list[Task]:
@@ -140,30 +255,35 @@ def _warn_if_no_gap(record: dict[str, Any]) -> None:
                     record["key"], m["ceiling_acc"], m["weak_acc"], m["pgr_flag"])
 
 
-def _run_cell(protocol: Protocol, loaded, weak_name: str, strong_name: str, method, cell_config: dict[str, Any],
-              config: RunConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _run_cell(protocol: Protocol, cell: Cell, config: RunConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     start = time.perf_counter()
-    weak = protocol.weak(weak_name)
-    ceiling = protocol.ceiling(strong_name)
-    w2s = protocol.w2s(weak_name, strong_name, method)
+    loaded, models = protocol.loaded, {"weak": cell.weak, "strong": cell.strong}
+    weak = protocol.weak(cell.weak)
+    ceiling = protocol.ceiling(cell.strong)
+    w2s = protocol.w2s(cell.weak, cell.strong, cell.method)
     labels = labels_of(loaded.splits.test)
     metrics = run_metrics(weak.test_probs, ceiling.test_probs, w2s.test_probs, labels,
-                          n_resamples=config.n_resamples, seed=cell_config["seed"], min_gap=config.min_gap)
+                          n_resamples=config.n_resamples, seed=cell.seed, min_gap=config.min_gap)
+    steps = {"weak": weak, "ceiling": ceiling, "w2s": w2s}
     record = {
-        "schema_version": 1,
-        "task": cell_config["task"], "weak": weak_name, "strong": strong_name,
-        "method": method.name, "seed": cell_config["seed"],
+        "schema_version": SCHEMA_VERSION,
+        "key": run_key(cell.task.name, cell.weak, cell.strong, cell.method.name, cell.seed),
+        "task": cell.task.name, "weak": cell.weak, "strong": cell.strong, "method": cell.method.name, "seed": cell.seed,
         "metrics": metrics,
-        "config": cell_config,
-        "data": {"origin": loaded.source.origin, "sizes": loaded.splits.sizes(), "notes": loaded.splits.notes,
-                 "class_names": loaded.class_names,
+        "config": {
+            "task": cell.task.name, "task_version": cell.task.config.version, "task_hash": cell.task.config_hash(),
+            **{f"{role}_model": protocol.identity(role, name) for role, name in models.items()},
+            "method": cell.method.name, "method_params": cell.method.params, "seed": cell.seed, "limit": config.limit,
+            "n_resamples": config.n_resamples, "min_gap": config.min_gap,
+        },
+        "data": {"origin": loaded.source.origin, "fingerprint": loaded.splits.fingerprint(),
+                 "sizes": loaded.splits.sizes(), "notes": loaded.splits.notes, "class_names": loaded.class_names,
                  "weak_label_accuracy": accuracy_of(weak.extra["train_b"], loaded.splits.train_b)},
         "supervision": w2s.info,
-        "training": {"weak": weak.training, "ceiling": ceiling.training, "w2s": w2s.training},
-        "seconds": {"weak": round(weak.seconds, 2), "ceiling": round(ceiling.seconds, 2), "w2s": round(w2s.seconds, 2),
-                    "cell": round(time.perf_counter() - start, 2)},
+        "training": {name: f.training for name, f in steps.items()},
+        "artefacts": {name: {"key": f.key, "reused": f.reused} for name, f in steps.items()},
+        "seconds": {**{name: round(f.seconds, 2) for name, f in steps.items()}, "cell": round(time.perf_counter() - start, 2)},
         "provenance": provenance(),
     }
-    samples = sample_records(loaded.splits.test, {"weak": weak.test_probs, "ceiling": ceiling.test_probs,
-                                                  "w2s": w2s.test_probs})
-    return record, samples
+    rows = sample_records(loaded.splits.test, {name: f.test_probs for name, f in steps.items()})
+    return record, rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -28,19 +28,32 @@ def is_quiet() -> bool:
     return bool(os.environ.get(_QUIET_ENV))
 
 
+_live: Progress | None = None  # the display bars share while one is open (rich shows one live display at a time)
+
+
 @contextmanager
 def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
-    """Yield ``advance(n, **fields)``; shows a bar with ETA unless quiet."""
+    """Yield ``advance(n, **fields)``; shows a bar with ETA unless quiet. Bars opened inside another
+    (a model's training inside the sweep) appear below it in the same display and vanish when done."""
+    global _live
     if is_quiet():
         yield lambda n=1, **_: None
         return
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, transient=True) as progress:
+    outer = _live is None
+    progress = Progress(*columns, transient=True) if outer else _live
+    with progress if outer else nullcontext():
+        _live = progress
         task = progress.add_task(description, total=total, info="")
 
         def advance(n: int = 1, **fields: float) -> None:
             info = " ".join(f"{k}={v:.3f}" for k, v in fields.items())
             progress.update(task, advance=n, info=info)
 
-        yield advance
+        try:
+            yield advance
+        finally:
+            progress.remove_task(task)
+            if outer:
+                _live = None

@@ -6,7 +6,8 @@
 4. w2s: a fresh strong model fitted on train_b with the weak labels, through the method.
 
 The supervisor and ceiling do not depend on the method, so :class:`Protocol` fits each of them
-once per (task, seed, model) and every method reuses them.
+once per (task, seed, model) and every method reuses them; with an artefact store, once per sweep
+and across reruns.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from w2s_bench.cache import Artefact, ArtefactStore
 from w2s_bench.examples import Example, accuracy_of, labels_of, one_hot
 from w2s_bench.methods.base import Method
 from w2s_bench.models.base import Estimator
@@ -27,13 +29,26 @@ from w2s_bench.tasks.task import LoadedTask
 
 @dataclass
 class Fitted:
-    """Test-set probabilities of a fitted model, plus how its training went."""
+    """Test-set probabilities of a fitted model, plus how its training went. ``key`` names its entry
+    in the artefact store; ``reused`` says it came from there rather than from training now."""
 
     test_probs: np.ndarray
     seconds: float
     training: dict[str, Any] | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+    reused: bool = False
+
+    def to_artefact(self) -> Artefact:
+        return Artefact({"test": self.test_probs, **self.extra},
+                        {"seconds": self.seconds, "training": self.training, "info": self.info})
+
+    @classmethod
+    def from_artefact(cls, artefact: Artefact, key: str, reused: bool) -> Fitted:
+        arrays = dict(artefact.arrays)
+        record = artefact.record
+        return cls(arrays.pop("test"), record["seconds"], record["training"], arrays, record["info"], key, reused)
 
 
 def _training_log(estimator: Estimator) -> dict[str, Any] | None:
@@ -42,6 +57,7 @@ def _training_log(estimator: Estimator) -> dict[str, Any] | None:
 
 
 Builder = Callable[[str, int], Estimator]
+Identity = Callable[[str, str], Any]  # (role, model name) -> what determines that model's numbers
 
 
 class Protocol:
@@ -50,13 +66,19 @@ class Protocol:
     ``build_weak(name, seed)`` / ``build_strong(name, seed)`` return fresh unfitted estimators.
     Methods reach the protocol through :meth:`weak` (any supervisor, also extra ensemble members)
     and :meth:`make_strong` (a fresh student, also intermediate models of a bootstrap chain).
+
+    Each step's result is kept for the protocol's lifetime and, with a ``store``, on disk under a key
+    made of the task, the exact examples, the seed, and ``identity(role, name)`` of the models
+    involved (see ``w2s_bench.cache``), so later sweeps and reruns reuse it.
     """
 
-    def __init__(self, loaded: LoadedTask, build_weak: Builder, build_strong: Builder, seed: int) -> None:
+    def __init__(self, loaded: LoadedTask, build_weak: Builder, build_strong: Builder, seed: int,
+                 store: ArtefactStore | None = None, identity: Identity = lambda role, name: name) -> None:
         self.loaded, self.seed = loaded, seed
         self._build_weak, self._build_strong = build_weak, build_strong
-        self._weak: dict[tuple[str, int], Fitted] = {}
-        self._ceiling: dict[str, Fitted] = {}
+        self.store, self.identity = store or ArtefactStore(None), identity
+        self._parts = {"task": loaded.task.config_hash(), "data": loaded.splits.fingerprint(), "seed": seed}
+        self._memo: dict[str, Fitted] = {}
 
     @property
     def splits(self) -> ProtocolSplits:
@@ -65,6 +87,33 @@ class Protocol:
     def make_strong(self, model: str) -> Estimator:
         return self._build_strong(model, self.seed)
 
+    # -- artefact keys: one definition, used by the steps below and by sweep plans ---------------------
+    def weak_key(self, model: str, member: int = 0) -> tuple[str, dict[str, Any]]:
+        return "weak", {**self._parts, "model": self.identity("weak", model), "member": member}
+
+    def ceiling_key(self, model: str) -> tuple[str, dict[str, Any]]:
+        return "ceiling", {**self._parts, "model": self.identity("strong", model)}
+
+    def w2s_key(self, weak_model: str, strong_model: str, method: Method) -> tuple[str, dict[str, Any]]:
+        models = {name: self.identity(role, name) for name, role in method.models().items()}
+        return "w2s", {**self._parts, "weak": self.identity("weak", weak_model),
+                       "strong": self.identity("strong", strong_model),
+                       "method": method.name, "method_params": method.params, "method_models": models}
+
+    def cell_keys(self, weak_model: str, strong_model: str, method: Method) -> list[tuple[str, str]]:
+        """(step, key) of every artefact one (weak, strong, method) cell needs."""
+        wanted = [self.weak_key(m, k) for m, k in method.supervisors(weak_model)]
+        wanted += [self.ceiling_key(strong_model), self.w2s_key(weak_model, strong_model, method)]
+        return [(step, self.store.key(step, parts)) for step, parts in wanted]
+
+    def _step(self, step_and_parts: tuple[str, dict[str, Any]], compute: Callable[[], Fitted]) -> Fitted:
+        step, parts = step_and_parts
+        memo_key = self.store.key(step, parts)
+        if memo_key not in self._memo:
+            self._memo[memo_key] = Fitted.from_artefact(*self.store.get_or_compute(step, parts, lambda: compute().to_artefact()))
+        return self._memo[memo_key]
+
+    # -- the protocol's steps ------------------------------------------------------------------------
     def _fit_gt(self, estimator: Estimator, train: Sequence[Example]) -> tuple[Estimator, Fitted]:
         s, k = self.splits, self.loaded.num_classes
         start = time.perf_counter()
@@ -79,7 +128,8 @@ class Protocol:
         ``member`` > 0 makes another ensemble member of the same model: a different seed and a
         bootstrap resample of train_a, because a different seed alone does not diversify
         deterministic learners such as TF-IDF + logistic regression."""
-        if (model, member) not in self._weak:
+
+        def compute() -> Fitted:
             train = self.splits.train_a
             if member:
                 rng = np.random.default_rng([self.seed, member])
@@ -88,22 +138,25 @@ class Protocol:
             s = self.splits
             fitted.extra["train_b"] = estimator.predict_proba(s.train_b)
             fitted.extra["val_b"] = estimator.predict_proba(s.val_b) if s.val_b else np.zeros((0, self.loaded.num_classes))
-            self._weak[(model, member)] = fitted
-        return self._weak[(model, member)]
+            return fitted
+
+        return self._step(self.weak_key(model, member), compute)
 
     def ceiling(self, model: str) -> Fitted:
-        if model not in self._ceiling:
-            self._ceiling[model] = self._fit_gt(self.make_strong(model), self.splits.train_a)[1]
-        return self._ceiling[model]
+        return self._step(self.ceiling_key(model), lambda: self._fit_gt(self.make_strong(model), self.splits.train_a)[1])
 
     def w2s(self, weak_model: str, strong_model: str, method: Method) -> Fitted:
         """Train a fresh strong model on the method's supervision; ``info`` says how the labels
         were made and how accurate they were on train_b (measured with GT, never trained on)."""
-        s = self.splits
-        start = time.perf_counter()
-        supervision = method.supervision(self, weak_model)
-        student = method.train_student(lambda: self.make_strong(strong_model), s.train_b, supervision.train,
-                                       s.val_b, supervision.val)
-        test_probs = student.predict_proba(s.test)
-        info = {**supervision.info, "label_accuracy": accuracy_of(supervision.train, s.train_b)}
-        return Fitted(test_probs, time.perf_counter() - start, _training_log(student), info=info)
+
+        def compute() -> Fitted:
+            s = self.splits
+            start = time.perf_counter()
+            supervision = method.supervision(self, weak_model)
+            student = method.train_student(lambda: self.make_strong(strong_model), s.train_b, supervision.train,
+                                           s.val_b, supervision.val)
+            test_probs = student.predict_proba(s.test)
+            info = {**supervision.info, "label_accuracy": accuracy_of(supervision.train, s.train_b)}
+            return Fitted(test_probs, time.perf_counter() - start, _training_log(student), info=info)
+
+        return self._step(self.w2s_key(weak_model, strong_model, method), compute)

@@ -3,24 +3,26 @@
 Layout under ``--output_path DIR``::
 
     DIR/results.json                    list of all run records (rewritten after each run)
-    DIR/runs/<run key>.json             one record per finished run (what resume reads)
+    DIR/runs/<run key>.json             one record per finished run
     DIR/samples/<run key>.jsonl         per test example: id, label, weak / ceiling / w2s probabilities
 
 Every write goes to a temporary file that is renamed into place, so a crash or Ctrl-C never
-leaves a half-written file; a run whose record exists with the same config hash is not redone.
+leaves a half-written file. Resuming is the artefact store's job (``w2s_bench.cache``): a rerun
+rebuilds finished runs' records from stored predictions without training.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ import numpy as np
 
 from w2s_bench.examples import Example
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: artefact keys replace config_hash; provenance has git and hardware
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -52,26 +54,53 @@ def run_key(task: str, weak: str, strong: str, method: str, seed: int) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw)
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+@lru_cache(maxsize=1)
+def _git_state() -> dict[str, Any]:
+    """The commit of the w2s-bench checkout that ran, and whether it had uncommitted changes
+    (None outside a git checkout, e.g. after ``pip install w2s-bench``)."""
+    package = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=package,
+                                capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+@lru_cache(maxsize=1)
+def _hardware() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    try:
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        memory_gb = None
+    out: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "memory_gb": memory_gb, "gpus": []}
+    import torch
+
+    if torch.cuda.is_available():
+        out["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    out["torch_threads"] = torch.get_num_threads()
+    return out
 
 
 def provenance() -> dict[str, Any]:
-    """Versions and machine facts that can change a number."""
+    """Versions, code state and machine facts that can change a number."""
     versions = {}
-    for package in ("w2s-bench", "torch", "transformers", "datasets", "scikit-learn", "numpy", "peft"):
+    for package in ("w2s-bench", "torch", "transformers", "tokenizers", "datasets", "scikit-learn", "numpy", "peft",
+                    "accelerate", "safetensors"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    try:
-        import torch
-
-        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
-    except ImportError:  # pragma: no cover - torch is a dependency
-        device = "cpu"
     return {"versions": versions, "python": sys.version.split()[0], "platform": platform.platform(),
-            "device": device, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "git": _git_state(), "hardware": _hardware(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def sample_records(test: Iterable[Example], probs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
@@ -85,20 +114,10 @@ def sample_records(test: Iterable[Example], probs: dict[str, np.ndarray]) -> lis
 
 
 class ResultsDir:
-    """Reads finished runs and writes new ones under an output folder."""
+    """Writes run records, their samples and the summary under an output folder."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-
-    def finished(self, key: str, hash_: str) -> dict[str, Any] | None:
-        path = self.root / "runs" / f"{key}.json"
-        if not path.is_file():
-            return None
-        try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            return None
-        return record if record.get("config_hash") == hash_ else None
 
     def write_run(self, record: dict[str, Any], samples: list[dict[str, Any]]) -> None:
         key = record["key"]

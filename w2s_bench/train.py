@@ -3,7 +3,8 @@
 Batches are built by length (examples of similar length share a batch, so little compute goes to
 padding), the device and precision are chosen once, and early stopping keeps the trainable
 parameters of the best validation checkpoint. Methods never re-implement this loop: they pass
-targets and, when needed, a loss (see ``w2s_bench.models.base``).
+targets and, when needed, a loss (see ``w2s_bench.models.base``). Launched with ``accelerate launch``
+the same loop trains data-parallel across processes (``w2s_bench.distributed``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from w2s_bench.distributed import get_accelerator
 from w2s_bench.errors import W2SError
 from w2s_bench.progress import progress_bar
 
@@ -110,12 +112,22 @@ class TrainingLog:
     evals: list[dict[str, float]] = field(default_factory=list)
 
 
-def train_loop(model: torch.nn.Module, forward: Callable[[list[int]], torch.Tensor], lengths: Sequence[int],
-               targets: np.ndarray, config: TrainConfig, loss_fn: Callable[..., torch.Tensor] | None,
+def train_loop(model: torch.nn.Module, forward: Callable[[torch.nn.Module, list[int]], torch.Tensor],
+               lengths: Sequence[int], targets: np.ndarray, config: TrainConfig, loss_fn: Callable[..., torch.Tensor] | None,
                evaluate: Callable[[], tuple[float, float]] | None, device: torch.device, label: str) -> TrainingLog:
-    """Optimise ``model``; ``forward(indices)`` gives the logits of those training examples and
-    ``evaluate()`` returns (validation accuracy, validation loss) for early stopping."""
+    """Optimise ``model``; ``forward(module, indices)`` gives the logits ``module`` computes for those training
+    examples and ``evaluate()`` returns (validation accuracy, validation loss) for early stopping.
+
+    In one process ``module`` is ``model``. Under ``accelerate launch`` it is ``model``'s data-parallel
+    wrapper (DDP), the only forward through which gradients are averaged across processes; each process
+    computes its slice ``batch[rank::world]`` of every batch, so the batch size, the number of steps and the
+    weights after each step are those of one process (up to float rounding). ``model`` itself shares the
+    wrapper's weights and stays the plain module that ``evaluate`` and inference use: every process
+    evaluates the whole validation set on the same weights, so all keep the same best checkpoint. Not
+    shared: random draws (dropout) and losses built on batch statistics (logconf) see a process's share.
+    """
     loss_fn = loss_fn or soft_cross_entropy
+    accelerator = get_accelerator()
     dtype = pick_dtype(config.dtype, device)
     steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
     total = max(config.min_steps, math.ceil(config.epochs * steps_per_epoch))
@@ -123,8 +135,15 @@ def train_loop(model: torch.nn.Module, forward: Callable[[list[int]], torch.Tens
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     warmup = int(config.warmup_fraction * total)
+    # not given to accelerate, whose scheduler wrapper would step once per process and batch
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    module, rank, world = model, 0, 1
+    if accelerator is not None:
+        module, optimizer = accelerator.prepare(model, optimizer)
+        rank, world = accelerator.process_index, accelerator.num_processes
+    backward = accelerator.backward if accelerator is not None else torch.Tensor.backward
+    clip_grad_norm = accelerator.clip_grad_norm_ if accelerator is not None else torch.nn.utils.clip_grad_norm_
     rng = random.Random(config.seed)
     target_tensor = torch.as_tensor(targets, dtype=torch.float32)
     log, best, best_score = TrainingLog(), None, (-math.inf, -math.inf)
@@ -136,13 +155,19 @@ def train_loop(model: torch.nn.Module, forward: Callable[[list[int]], torch.Tens
     model.train()
     with progress_bar(f"train {label}", total) as advance:
         for step, batch in zip(range(1, total + 1), batches(), strict=False):
+            # DDP averages the processes' gradients, so each loss is weighted by its process's share of the batch:
+            # the average is then the gradient of the whole batch's loss (exactly so for means over examples). A
+            # process with no share (a last batch smaller than the number of processes) must still join the
+            # gradient all-reduce, so it runs the batch's first example at weight 0.
+            share = batch[rank::world]
+            examples = share or batch[:1]
             with autocast(device, dtype):
-                logits = forward(batch)
-            loss = loss_fn(logits.float(), target_tensor[batch].to(device), (step - 1) / total)
+                logits = forward(module, examples)
+            loss = loss_fn(logits.float(), target_tensor[examples].to(device), (step - 1) / total)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            backward(loss * (len(share) * world / len(batch)))
             if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                clip_grad_norm(params, config.grad_clip)
             optimizer.step()
             schedule.step()
             log.steps = step
@@ -155,6 +180,8 @@ def train_loop(model: torch.nn.Module, forward: Callable[[list[int]], torch.Tens
                 if (accuracy, -val_loss) > best_score:
                     best_score, log.best_step = (accuracy, -val_loss), step
                     best = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+    if accelerator is not None:
+        accelerator.free_memory()  # drop its references to the wrapper and optimizer, which would keep them alive
     if best is not None and log.best_step != log.steps:
         with torch.no_grad():
             named = dict(model.named_parameters())

@@ -55,6 +55,10 @@ class Method:
         so they are resolved (and downloaded) before any training starts."""
         return {}
 
+    def supervisors(self, weak_model: str) -> list[tuple[str, int]]:
+        """The weak supervisors (model, ensemble member) :meth:`supervision` fits, for sweep plans."""
+        return [(weak_model, 0)]
+
     def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
         """The weak supervisor's labels for train_b and its validation part."""
         weak = protocol.weak(weak_model)

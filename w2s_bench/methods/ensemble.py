@@ -85,8 +85,11 @@ class Ensemble(Method):
     def models(self) -> dict[str, str]:
         return {m: "weak" for m in self.members}
 
+    def supervisors(self, weak_model: str) -> list[tuple[str, int]]:
+        return [(m, k) for m in (self.members or [weak_model]) for k in range(self.seeds)]
+
     def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
-        fitted = [(m, k, protocol.weak(m, member=k)) for m in (self.members or [weak_model]) for k in range(self.seeds)]
+        fitted = [(m, k, protocol.weak(m, member=k)) for m, k in self.supervisors(weak_model)]
         if len(fitted) < 2:
             raise W2SError("an ensemble needs at least two members", where="--methods ensemble",
                            fix="give members=a+b or seeds >= 2")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from w2s_bench.distributed import get_accelerator
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
 from w2s_bench.models.base import Loss
@@ -129,7 +130,8 @@ class HFEstimator:
         self.pooling, self.num_hidden_layers, self.random_init = pooling, num_hidden_layers, random_init
         # LoRA is on for True or a dict of LoraConfig overrides, including {} (the defaults): not a truthiness test
         self.lora: dict[str, Any] | None = {} if lora is True else None if lora is False else lora
-        self.device = pick_device(config.device)
+        accelerator = get_accelerator()  # when distributed, each process has its own device (GPU), whatever --device says
+        self.device = accelerator.device if accelerator is not None else pick_device(config.device)
         self.model: BackboneWithHead | None = None
         self.training_log: TrainingLog | None = None
         self.lm_state: dict[str, torch.Tensor] | None = None  # backbone weights after lm_finetune (CPU)
@@ -194,8 +196,8 @@ class HFEstimator:
         encoded = self._encode_examples([ex.texts for ex in train])
         lengths = [max(len(ids) for ids in e) for e in encoded]
 
-        def forward(indices: list[int]) -> torch.Tensor:
-            return self._logits([encoded[i] for i in indices])
+        def forward(model: torch.nn.Module, indices: list[int]) -> torch.Tensor:
+            return self._logits(model, [encoded[i] for i in indices])
 
         evaluate = None
         if len(val) and val_targets is not None:
@@ -211,10 +213,11 @@ class HFEstimator:
                                        evaluate, self.device, label=self.name)
         return self
 
-    def _logits(self, batch: list[list[list[int]]]) -> torch.Tensor:
-        """Logits ``[B, K]`` for a batch of examples, each a list of tokenised texts."""
+    def _logits(self, model: torch.nn.Module, batch: list[list[list[int]]]) -> torch.Tensor:
+        """Logits ``[B, K]`` from ``model`` (``self.model``, or its data-parallel wrapper in training) for a batch
+        of examples, each a list of tokenised texts."""
         input_ids, attention_mask = self._pad([ids for texts in batch for ids in texts])
-        out = self.model(input_ids, attention_mask)
+        out = model(input_ids, attention_mask)
         return out.view(len(batch), -1) if self._candidates else out
 
     def _pad(self, flat: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,7 +241,7 @@ class HFEstimator:
         probs = np.zeros((len(examples), 0), dtype=np.float64)
         for batch in length_batches(lengths, self.config.eval_batch_size, rng=None):
             with autocast(self.device, dtype):
-                logits = self._logits([encoded[i] for i in batch]).float()
+                logits = self._logits(self.model, [encoded[i] for i in batch]).float()
             batch_probs = torch.softmax(logits, dim=-1).cpu().numpy().astype(np.float64)
             if probs.shape[1] == 0:
                 probs = np.zeros((len(examples), batch_probs.shape[1]))
@@ -305,7 +308,7 @@ class HFEstimator:
             raise W2SError("no text to finetune on", where=f"model {self.name!r}", fix="check the task's texts")
         special_ids, generator = torch.as_tensor(sorted(special)), torch.Generator().manual_seed(self.config.seed)
 
-        def forward(indices: list[int]) -> torch.Tensor:
+        def forward(model: torch.nn.Module, indices: list[int]) -> torch.Tensor:
             input_ids, attention_mask = self._pad([encoded[i] for i in indices])
             if objective == "causal":
                 labels = input_ids.masked_fill(attention_mask == 0, -100)
@@ -313,7 +316,7 @@ class HFEstimator:
                 chosen = _mask_positions(input_ids, attention_mask, special_ids, generator)
                 labels = input_ids.masked_fill(~chosen, -100)
                 input_ids = input_ids.masked_fill(chosen, self.tokenizer.mask_token_id)
-            return lm(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+            return model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
 
         steps = math.ceil(epochs * math.ceil(len(encoded) / self.config.batch_size))
         config = replace(self.config, lr=lr, epochs=0.0, min_steps=steps if max_steps is None else min(steps, max_steps))

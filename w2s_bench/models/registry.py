@@ -7,6 +7,7 @@ carries defaults (training settings and loading options) that a user's ``--weak_
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +46,31 @@ class ModelSpec:
 
     def with_params(self, params: dict[str, Any]) -> ModelSpec:
         return replace(self, params={**self.params, **params})
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines this model's numbers, for cache keys: the settings, and for
+        transformers the folder with a fingerprint of its config and weight files (a hub snapshot's
+        folder also names its commit). Call it after :func:`fetch` has set ``path`` to a folder."""
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "params": self.params}
+        if self.factory is not None:
+            out["factory"] = f"{self.factory.__module__}.{self.factory.__qualname__}"
+        if self.kind == "hf":
+            out["path"] = self.resolved_path()
+            out["weights"] = _folder_fingerprint(Path(out["path"]))
+        return out
+
+
+def _folder_fingerprint(folder: Path) -> str | None:
+    """config.json's content plus the names and sizes of the weight files (cheap: no hashing of GBs)."""
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.name == "config.json":
+            digest.update(path.read_bytes())
+        elif path.suffix in (".safetensors", ".bin", ".pt"):
+            digest.update(f"{path.name}:{path.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _hub(hub_id: str, size: float, params: dict[str, Any], description: str = "") -> ModelSpec:

@@ -45,7 +45,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             row["pgr_ci"] = pgr["ci"].as_list() if pgr["ci"] is not None else None
         flags = sorted({m["pgr_flag"] for m in metrics if m.get("pgr_flag")})
-        row["pgr_with_ci"] = f"{_fmt(row['pgr'])} {_fmt(row['pgr_ci'])}" if row["pgr"] is not None else "n/a"
+        row["pgr_with_ci"] = f"{fmt(row['pgr'])} {fmt(row['pgr_ci'])}" if row["pgr"] is not None else "n/a"
         row["note"] = "; ".join(flags) + (f" ({pgr['n_missing']}/{len(runs)} seeds)" if flags and len(runs) > 1 else "")
         row["note"] = "; ".join(filter(None, [_supervision_summary(runs), row["note"]]))
         rows.append(row)
@@ -65,7 +65,8 @@ def _supervision_summary(runs: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def fmt(value: Any, digits: int = 3) -> str:
+    """One cell of a report: None as "n/a", floats to ``digits`` places, intervals to two."""
     if value is None:
         return "n/a"
     if isinstance(value, list):
@@ -80,14 +81,14 @@ def render_rich(records: list[dict[str, Any]], console: Console | None = None) -
     for header, _ in TERMINAL:
         table.add_column(header, justify="left" if header in ("task", "weak", "strong", "method", "note") else "right")
     for row in aggregate(records):
-        table.add_row(*[_fmt(row[key]) for _, key in TERMINAL])
+        table.add_row(*[fmt(row[key]) for _, key in TERMINAL])
     (console or make_console()).print(table)
 
 
 def to_markdown(records: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in aggregate(records):
-        lines.append("| " + " | ".join(_fmt(row[c]) for c in COLUMNS) + " |")
+        lines.append("| " + " | ".join(fmt(row[c]) for c in COLUMNS) + " |")
     return "\n".join(lines) + "\n"
 
 

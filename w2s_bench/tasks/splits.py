@@ -8,6 +8,8 @@ When the source lacks the training or test split, one is carved out of the other
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
 from w2s_bench.tasks.config import TaskConfig
 from w2s_bench.tasks.data import Rows, SourceData
+
+PARTS = ("train_a", "val_a", "train_b", "val_b", "test")
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,16 @@ class ProtocolSplits:
     notes: list[str] = field(default_factory=list)
 
     def sizes(self) -> dict[str, int]:
-        return {name: len(getattr(self, name)) for name in ("train_a", "val_a", "train_b", "val_b", "test")}
+        return {name: len(getattr(self, name)) for name in PARTS}
+
+    def fingerprint(self) -> str:
+        """A hash of the exact examples in each part, in order: what cached artefacts are keyed by, so a
+        new data revision, a changed template, split rule, seed or --limit never reuses a stale one."""
+        digest = hashlib.sha256()
+        for name in PARTS:
+            for ex in getattr(self, name):
+                digest.update(json.dumps([name, ex.id, ex.texts, ex.label]).encode())
+        return digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from w2s_bench.cache import hash_json
 from w2s_bench.errors import W2SError
-from w2s_bench.results import config_hash
 from w2s_bench.tasks.build import ExampleBuilder
 from w2s_bench.tasks.config import TaskConfig
 from w2s_bench.tasks.data import SourceData, load_source
@@ -27,7 +27,7 @@ class Task:
 
     def config_hash(self) -> str:
         """A short hash of everything in the config that determines the examples."""
-        return config_hash({k: v for k, v in asdict(self.config).items() if k != "source_file"})
+        return hash_json({k: v for k, v in asdict(self.config).items() if k != "source_file"})[:16]
 
     def load(self, seed: int, limit: int | None = None, data_dir: str | Path | None = None) -> LoadedTask:
         source = prepare_rows(self.config, load_source(self.config, data_dir), self.process_docs)

@@ -1,0 +1,162 @@
+"""A content-addressed store of the protocol's artefacts: a weak supervisor's predictions and labels,
+a ceiling's predictions, a w2s student's predictions.
+
+An artefact's key is the hash of everything that determines it: the step, the task config hash and
+a fingerprint of the exact examples (which covers data revision, split rules, seed and --limit),
+the model's identity (name, resolved folder, weights fingerprint, settings), the method and its
+parameters, the seed, the library versions that change numbers, and a fingerprint of w2s-bench's
+own source code. Change any of them and the key changes, so a stale entry is never reused; it is
+simply not found. Weak labels and ceilings are shared by every strong model and method of a sweep,
+so a sweep fits each of them once, and a killed sweep resumes from what it finished.
+
+Layout: ``ROOT/<step>/<key>.safetensors``: arrays (probabilities) in safetensors (no pickle), the
+record's JSON (seconds, training log, supervision info, and the key's parts, for inspection) in its
+metadata. Writes go to a temporary file renamed into place, so readers, a crash or a second process
+sharing the cache never see half a file; two processes computing the same entry write the same
+content and the last rename wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from w2s_bench.models.offline import cache_root
+
+log = logging.getLogger("w2s_bench")
+
+# libraries whose versions can change a number (tokenizers, kernels, solvers, random streams)
+_VERSIONED = ("torch", "transformers", "tokenizers", "scikit-learn", "numpy", "peft")
+
+
+def default_dir() -> Path:
+    """``$W2S_BENCH_CACHE/artefacts`` (default ``~/.cache/w2s_bench/artefacts``)."""
+    return cache_root() / "artefacts"
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of w2s-bench's Python source: any code change makes new keys (conservative: a change
+    to the report code also invalidates, which costs recomputation, never a wrong number)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def library_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for package in _VERSIONED:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars (accuracies computed with numpy), a string for anything else."""
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def hash_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Artefact:
+    """What a protocol step leaves: named arrays and a JSON-able record of how they were made."""
+
+    arrays: dict[str, np.ndarray]
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+class ArtefactStore:
+    """Get-or-compute for artefacts. ``root=None`` keeps nothing (``--no_cache``); ``rerun=True``
+    recomputes every artefact and overwrites the stored one (``--rerun``).
+
+    ``counts`` tallies, per step, how many artefacts were ``computed`` and how many ``reused``: the
+    evidence that a sweep trained each weak model and ceiling once. ``on_computed(step)`` is called
+    after each computation (progress bars).
+    """
+
+    def __init__(self, root: str | Path | None, rerun: bool = False, writable: bool = True) -> None:
+        self.root = Path(root).expanduser() if root is not None else None
+        self.rerun, self.writable = rerun, writable
+        self.counts: Counter[str] = Counter()
+        self.on_computed: Callable[[str], None] = lambda step: None
+
+    def key(self, step: str, parts: dict[str, Any]) -> str:
+        return hash_json({"step": step, **parts, "code": code_fingerprint(), "versions": library_versions()})[:32]
+
+    def path(self, step: str, key: str) -> Path | None:
+        return self.root / step / f"{key}.safetensors" if self.root is not None else None
+
+    def has(self, step: str, key: str) -> bool:
+        """Whether :meth:`get_or_compute` would reuse the artefact (for ``--dry_run`` plans)."""
+        path = self.path(step, key)
+        return path is not None and not self.rerun and path.is_file()
+
+    def get_or_compute(self, step: str, parts: dict[str, Any],
+                       compute: Callable[[], Artefact]) -> tuple[Artefact, str, bool]:
+        """The artefact for ``(step, parts)``, its key, and whether it was reused from the store
+        (else it was computed now, and stored)."""
+        key = self.key(step, parts)
+        if self.has(step, key):
+            artefact = self._read(self.path(step, key))
+            if artefact is not None:
+                self.counts[f"{step} reused"] += 1
+                return artefact, key, True
+        computed = compute()
+        # the record as it will read back from disk, so a fresh and a reused artefact are the same
+        artefact = Artefact(computed.arrays, json.loads(json.dumps(computed.record, default=_plain)))
+        self.counts[f"{step} computed"] += 1
+        self.on_computed(step)
+        path = self.path(step, key)
+        if path is not None and self.writable:
+            self._write(path, artefact, parts)
+        return artefact, key, False
+
+    @staticmethod
+    def _read(path: Path) -> Artefact | None:
+        from safetensors import SafetensorError, safe_open
+        from safetensors.numpy import load_file
+
+        try:
+            with safe_open(str(path), framework="np") as handle:
+                record = json.loads(handle.metadata()["record"])
+            return Artefact(load_file(str(path)), record)
+        except (OSError, KeyError, ValueError, SafetensorError) as exc:  # damaged by something outside w2s-bench
+            log.warning("ignoring unreadable cache entry %s (%s); recomputing", path, exc)
+            return None
+
+    @staticmethod
+    def _write(path: Path, artefact: Artefact, parts: dict[str, Any]) -> None:
+        from safetensors.numpy import save_file
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            arrays = {name: np.ascontiguousarray(value) for name, value in artefact.arrays.items()}
+            save_file(arrays, tmp, metadata={"record": json.dumps(artefact.record),
+                                             "key_parts": json.dumps(parts, default=str)})
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
