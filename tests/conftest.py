@@ -34,12 +34,14 @@ def shared_data() -> Path:
 
 
 def _save_tiny(folder: Path, config) -> str:
+    import torch
     from transformers import AutoModel, AutoTokenizer
 
     from w2s_bench.models.offline import minilm_l6_path
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_l6_path())
     config.vocab_size = tokenizer.vocab_size
+    torch.manual_seed(0)  # the same random weights whichever tests ran before (the global RNG's state varies)
     AutoModel.from_config(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)

@@ -1,0 +1,34 @@
+"""Pinned results: a run's metrics are compared with a stored baseline (``tests/pinned/<name>.json``)
+by the same check users run in their CI (``w2s-bench compare --two_sided``), so a change that shifts
+numbers, such as a training default, fails a test instead of passing silently.
+
+After an intended change, regenerate the pins and commit them with the change that explains them:
+
+    W2S_BENCH_UPDATE_PINS=1 python -m pytest tests/test_pinned.py tests/test_demo.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from w2s_bench.report.regression import KEY_FIELDS, compare_records, comparison_markdown
+
+PINS = Path(__file__).parent / "pinned"
+METRICS = ["weak_acc", "ceiling_acc", "w2s_acc", "pgr"]
+
+
+def check_pinned(name: str, records: list[dict[str, Any]], tolerance: dict[str, float]) -> None:
+    """Assert that ``records`` reproduce the pin ``name`` within ``tolerance`` (absolute, per metric,
+    both directions); with ``W2S_BENCH_UPDATE_PINS=1``, write them as the new pin instead."""
+    path = PINS / f"{name}.json"
+    slim = [{**{k: r[k] for k in KEY_FIELDS}, "metrics": {m: r["metrics"][m] for m in METRICS}} for r in records]
+    if os.environ.get("W2S_BENCH_UPDATE_PINS"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(slim, indent=2) + "\n")
+        return
+    assert path.is_file(), f"no pin {path}: create it with W2S_BENCH_UPDATE_PINS=1 (see tests/pinned.py)"
+    comparison = compare_records(slim, json.loads(path.read_text()), tolerance, METRICS, two_sided=True)
+    assert not comparison.failed, f"results moved away from the pin {path.name}:\n{comparison_markdown(comparison)}"
