@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from w2s_bench.errors import W2SError
 from w2s_bench.methods.base import Method, register
 from w2s_bench.models.base import Loss
+from w2s_bench.train import soft_cross_entropy
 
 
 def unit_interval(value: object, name: str, method: str) -> float:
@@ -75,7 +76,7 @@ class ConfidenceLoss:
         logits, targets = logits.float(), targets.float()
         alpha = self.coefficient(progress)
         target = (1 - alpha) * targets + alpha * hard_predictions(logits, targets)
-        return -(target * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+        return soft_cross_entropy(logits, target)
 
 
 class LogConf(Method):

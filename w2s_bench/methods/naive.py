@@ -9,6 +9,7 @@ TF-IDF model trained on a thousand examples): soft targets near uniform give sma
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import softmax
 
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import one_hot
@@ -29,9 +30,7 @@ class Naive(Method):
             return one_hot(weak_probs.argmax(axis=1), weak_probs.shape[1])
         if self.temperature == 1:
             return weak_probs
-        logits = np.log(np.clip(weak_probs, 1e-12, 1.0)) / self.temperature
-        sharpened = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return sharpened / sharpened.sum(axis=1, keepdims=True)
+        return softmax(np.log(np.clip(weak_probs, 1e-12, 1.0)) / self.temperature, axis=1)
 
 
 @register("naive")

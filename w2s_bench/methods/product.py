@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from w2s_bench.methods.base import Method, register
 from w2s_bench.methods.logconf import unit_interval
 from w2s_bench.models.base import Loss
+from w2s_bench.train import soft_cross_entropy
 
 # log(0) guard: the smallest normal float32, so a zero weak probability stays (numerically) zero.
 _TINY = torch.finfo(torch.float32).tiny
@@ -39,7 +40,7 @@ class ProductLoss:
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor, progress: float = 0.0) -> torch.Tensor:
         logits = logits.float()
         target = product_targets(logits, targets, self.alpha)
-        return -(target * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+        return soft_cross_entropy(logits, target)
 
 
 class Product(Method):
