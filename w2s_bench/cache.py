@@ -27,13 +27,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from w2s_bench.models.offline import cache_root
+from w2s_bench.results import package_versions
 
 log = logging.getLogger("w2s_bench")
 
@@ -56,17 +56,6 @@ def code_fingerprint() -> str:
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-@lru_cache(maxsize=1)
-def library_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for package in _VERSIONED:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
 
 
 def _plain(value: Any) -> Any:
@@ -102,7 +91,7 @@ class ArtefactStore:
         self.on_computed: Callable[[str], None] = lambda step: None
 
     def key(self, step: str, parts: dict[str, Any]) -> str:
-        return hash_json({"step": step, **parts, "code": code_fingerprint(), "versions": library_versions()})[:32]
+        return hash_json({"step": step, **parts, "code": code_fingerprint(), "versions": package_versions(_VERSIONED)})[:32]
 
     def path(self, step: str, key: str) -> Path | None:
         return self.root / step / f"{key}.safetensors" if self.root is not None else None

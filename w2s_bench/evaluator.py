@@ -276,7 +276,7 @@ def _run_cell(protocol: Protocol, cell: Cell, config: RunConfig) -> tuple[dict[s
             "method": cell.method.name, "method_params": cell.method.params, "seed": cell.seed, "limit": config.limit,
             "n_resamples": config.n_resamples, "min_gap": config.min_gap,
         },
-        "data": {"origin": loaded.source.origin, "fingerprint": loaded.splits.fingerprint(),
+        "data": {"origin": loaded.source.origin, "fingerprint": protocol.data_fingerprint,
                  "sizes": loaded.splits.sizes(), "notes": loaded.splits.notes, "class_names": loaded.class_names,
                  "weak_label_accuracy": accuracy_of(weak.extra["train_b"], loaded.splits.train_b)},
         "supervision": w2s.info,

@@ -77,7 +77,8 @@ class Protocol:
         self.loaded, self.seed = loaded, seed
         self._build_weak, self._build_strong = build_weak, build_strong
         self.store, self.identity = store or ArtefactStore(None), identity
-        self._parts = {"task": loaded.task.config_hash(), "data": loaded.splits.fingerprint(), "seed": seed}
+        self.data_fingerprint = loaded.splits.fingerprint()  # hashes every example: once per task and seed
+        self._parts = {"task": loaded.task.config_hash(), "data": self.data_fingerprint, "seed": seed}
         self._memo: dict[str, Fitted] = {}
 
     @property

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -90,15 +90,22 @@ def _hardware() -> dict[str, Any]:
     return out
 
 
-def provenance() -> dict[str, Any]:
-    """Versions, code state and machine facts that can change a number."""
-    versions = {}
-    for package in ("w2s-bench", "torch", "transformers", "tokenizers", "datasets", "scikit-learn", "numpy", "peft",
-                    "accelerate", "safetensors"):
+@cache
+def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """Installed versions (None: not installed), looked up once per process."""
+    versions: dict[str, str | None] = {}
+    for package in packages:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    return versions
+
+
+def provenance() -> dict[str, Any]:
+    """Versions, code state and machine facts that can change a number."""
+    versions = package_versions(("w2s-bench", "torch", "transformers", "tokenizers", "datasets", "scikit-learn", "numpy",
+                                 "peft", "accelerate", "safetensors"))
     return {"versions": versions, "python": sys.version.split()[0], "platform": platform.platform(),
             "git": _git_state(), "hardware": _hardware(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
