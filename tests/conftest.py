@@ -67,6 +67,24 @@ def tiny_gpt2(tmp_path_factory) -> str:
 
 
 @pytest.fixture
+def register():
+    """``register(name, factory, description, **options)``: a model alias for this test only (see
+    ``w2s_bench.models.register_model``), removed afterwards so tests cannot leak models into each other."""
+    from w2s_bench.models import ALIASES, register_model
+
+    names = []
+
+    def add(name: str, factory, description: str, **options) -> str:
+        register_model(name, factory, description, **options)
+        names.append(name)
+        return name
+
+    yield add
+    for name in names:
+        ALIASES.pop(name, None)
+
+
+@pytest.fixture
 def keyword_task(tmp_path: Path) -> tuple[Path, Path]:
     from fakes import write_keyword_task
 

@@ -13,7 +13,6 @@ from w2s_bench.examples import one_hot
 from w2s_bench.methods import get_method
 from w2s_bench.methods.base import split_method_list
 from w2s_bench.methods.ensemble import combine_vote, dawid_skene, dawid_skene_posterior
-from w2s_bench.models import ALIASES, register_model
 
 
 def _noisy_supervisors(labels: np.ndarray, accuracies: list[float], seed: int = 0) -> list[np.ndarray]:
@@ -55,10 +54,8 @@ def test_vote_ties_share_the_mass():
 
 
 @pytest.fixture
-def seeded_oracle():
-    register_model("seeded-oracle", lambda seed=0: NoisyOracle(seed, seeded=True), "keyword rule, 30% flips per seed")
-    yield "seeded-oracle"
-    del ALIASES["seeded-oracle"]
+def seeded_oracle(register):
+    return register("seeded-oracle", lambda seed=0: NoisyOracle(seed, seeded=True), "keyword rule, 30% flips per seed")
 
 
 def test_ensemble_through_the_runner_gives_better_labels_and_a_better_student(keyword_task, seeded_oracle):
@@ -97,16 +94,13 @@ class LabelRecorder:
         return self.rule(examples)
 
 
-def test_bootstrap_passes_labels_link_to_link_without_self_labelling(keyword_task):
+def test_bootstrap_passes_labels_link_to_link_without_self_labelling(keyword_task, register):
     data_dir, tasks = keyword_task
-    register_model("oracle", NoisyOracle, "keyword rule with 30% flips")
-    register_model("recorder", LabelRecorder, "records its targets")
+    register("oracle", NoisyOracle, "keyword rule with 30% flips")
+    register("recorder", LabelRecorder, "records its targets")
     LabelRecorder.fits = []
-    try:
-        [record] = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["oracle"], strong=["recorder"],
-                                 methods=["bootstrap(via=recorder)"], data_dir=str(data_dir), n_resamples=100, limit=200)
-    finally:
-        del ALIASES["oracle"], ALIASES["recorder"]
+    [record] = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["oracle"], strong=["recorder"],
+                             methods=["bootstrap(via=recorder)"], data_dir=str(data_dir), n_resamples=100, limit=200)
     (_, _), (fold_0, targets_0), (fold_1, targets_1), (student, student_targets) = LabelRecorder.fits
     assert {ex.id for ex in fold_0}.isdisjoint(ex.id for ex in fold_1)
     # each copy of the link learns the weak supervisor's labels on its fold ...
@@ -149,14 +143,11 @@ def test_method_yaml_file(tmp_path):
         get_method(str(tmp_path / "bad.yaml"))
 
 
-def test_a_bootstrap_link_that_sees_through_the_noise_hands_on_cleaner_labels(keyword_task):
+def test_a_bootstrap_link_that_sees_through_the_noise_hands_on_cleaner_labels(keyword_task, register):
     data_dir, tasks = keyword_task
-    register_model("oracle", NoisyOracle, "keyword rule with 30% flips")
-    try:
-        naive, chained = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["oracle"], strong=["tfidf"],
-                                       methods=["naive", "bootstrap(via=tfidf)"], data_dir=str(data_dir), n_resamples=100)
-    finally:
-        del ALIASES["oracle"]
+    register("oracle", NoisyOracle, "keyword rule with 30% flips")
+    naive, chained = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["oracle"], strong=["tfidf"],
+                                   methods=["naive", "bootstrap(via=tfidf)"], data_dir=str(data_dir), n_resamples=100)
     weak_link, middle_link = chained["supervision"]["chain"]
     # the link (trained on half of train_b with 30% flipped labels) learned the rule more than the flips:
     # measured 0.71 -> 0.85

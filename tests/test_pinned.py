@@ -19,20 +19,16 @@ from fakes import NoisyOracle
 from pinned import check_pinned
 
 import w2s_bench
-from w2s_bench.models import ALIASES, register_model
 
 TRANSFORMER_TOLERANCE = {"weak_acc": 0.02, "ceiling_acc": 0.02, "w2s_acc": 0.02, "pgr": 0.15}
 
 
-def test_pinned_keyword_task_rule_supervisor_to_tfidf(keyword_task):
+def test_pinned_keyword_task_rule_supervisor_to_tfidf(keyword_task, register):
     data_dir, tasks = keyword_task
-    register_model("noisy-oracle", NoisyOracle, "keyword rule with 30% deterministic flips")
-    try:
-        records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], data_dir=str(data_dir),
-                                weak=["noisy-oracle"], strong=["tfidf"], methods=["naive", "naive_hard"], seeds=[0, 1],
-                                n_resamples=200)
-    finally:
-        del ALIASES["noisy-oracle"]
+    register("noisy-oracle", NoisyOracle, "keyword rule with 30% deterministic flips")
+    records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], data_dir=str(data_dir),
+                            weak=["noisy-oracle"], strong=["tfidf"], methods=["naive", "naive_hard"], seeds=[0, 1],
+                            n_resamples=200)
     # deterministic here; 0.005 is 3 of 600 test predictions, for another machine's solver rounding
     check_pinned("keywords_oracle_tfidf", records, {"weak_acc": 0.005, "ceiling_acc": 0.005, "w2s_acc": 0.005, "pgr": 0.03})
 

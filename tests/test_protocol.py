@@ -11,7 +11,6 @@ from fakes import NoisyOracle
 
 import w2s_bench
 from w2s_bench.errors import W2SError
-from w2s_bench.models import ALIASES, register_model
 
 REQUIRED_METRICS = {"weak_acc", "ceiling_acc", "w2s_acc", "pgr", "gain_sq", "misfit_sq", "gain_kl", "misfit_kl"}
 
@@ -55,14 +54,11 @@ def test_full_protocol_on_local_data_writes_valid_results(tiny_bert, shared_data
     assert [r["metrics"] for r in again] == [r["metrics"] for r in records]
 
 
-def test_runner_measures_weak_to_strong_when_noise_is_unlearnable(keyword_task):
+def test_runner_measures_weak_to_strong_when_noise_is_unlearnable(keyword_task, register):
     data_dir, tasks = keyword_task
-    register_model("noisy-oracle", NoisyOracle, "keyword rule with 30% deterministic flips")
-    try:
-        records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["noisy-oracle"], strong=["tfidf"],
-                                data_dir=str(data_dir), seeds=[0, 1], n_resamples=300)
-    finally:
-        del ALIASES["noisy-oracle"]
+    register("noisy-oracle", NoisyOracle, "keyword rule with 30% deterministic flips")
+    records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["noisy-oracle"], strong=["tfidf"],
+                            data_dir=str(data_dir), seeds=[0, 1], n_resamples=300)
     for record in records:
         m = record["metrics"]
         assert 0.62 < m["weak_acc"] < 0.78

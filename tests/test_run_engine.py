@@ -16,7 +16,6 @@ import w2s_bench
 from w2s_bench.cache import Artefact, ArtefactStore
 from w2s_bench.cli import main
 from w2s_bench.evaluator import RunConfig, plan_sweep, run_sweep
-from w2s_bench.models import ALIASES, register_model
 from w2s_bench.models.tfidf import TfidfLogReg
 
 
@@ -34,14 +33,11 @@ class CountingTfidf(TfidfLogReg):
 
 
 @pytest.fixture
-def models():
+def models(register):
     CountingTfidf.fits, CountingTfidf.interrupt_at = 0, None
-    register_model("oracle", NoisyOracle, "keyword rule with 30% flips", size=1)
-    register_model("counting-tfidf", lambda seed, **kw: CountingTfidf(seed=seed, **kw), "TF-IDF that counts fits", size=2)
-    register_model("counting-tfidf-b", lambda seed: CountingTfidf(seed=seed, ngram_max=1), "another student", size=3)
-    yield
-    for name in ("oracle", "counting-tfidf", "counting-tfidf-b"):
-        del ALIASES[name]
+    register("oracle", NoisyOracle, "keyword rule with 30% flips", size=1)
+    register("counting-tfidf", lambda seed, **kw: CountingTfidf(seed=seed, **kw), "TF-IDF that counts fits", size=2)
+    register("counting-tfidf-b", lambda seed: CountingTfidf(seed=seed, ngram_max=1), "another student", size=3)
 
 
 def _config(keyword_task, **overrides) -> RunConfig:
