@@ -58,6 +58,15 @@ def test_missing_training_split_is_carved_with_a_note(registry, shared_data):
     assert sum(sizes.values()) == 3270
 
 
+def test_missing_training_split_falls_back_to_the_validation_split(registry, shared_data):
+    loaded = registry.get("sciq").load(seed=0, data_dir=shared_data)
+    assert loaded.splits.notes and "training examples drawn from 'validation'" in loaded.splits.notes[0]
+    sizes = loaded.splits.sizes()
+    assert sizes["test"] == 1000  # the whole test split, as on the hub
+    assert sizes["train_a"] + sizes["val_a"] + sizes["train_b"] + sizes["val_b"] <= 1000
+    assert all(ex.id.startswith("validation") for ex in loaded.splits.train_a)
+
+
 def test_binarized_sciq_is_balanced_and_multiple_choice_positions_vary(registry, shared_data):
     binary = registry.get("sciq").load(seed=0, data_dir=shared_data)
     labels = np.array([e.label for e in binary.splits.test])

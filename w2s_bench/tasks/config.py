@@ -1,7 +1,7 @@
 """The task YAML schema: a dataclass, and validation with precise errors.
 
 The schema follows lm-evaluation-harness where it fits (``task``, ``tag``, ``dataset_path``,
-``dataset_name``, ``dataset_kwargs``, ``training_split``, ``test_split``, ``doc_to_text``,
+``dataset_name``, ``dataset_kwargs``, ``training_split``, ``validation_split``, ``test_split``, ``doc_to_text``,
 ``doc_to_target``, ``doc_to_choice``, ``target_delimiter``, ``process_docs``, ``metric_list``,
 ``include``, ``metadata.version``) and adds what the weak-to-strong protocol needs (``family``,
 ``binarize_choices``, ``doc_filter``, ``split``).
@@ -62,6 +62,7 @@ class TaskConfig:
     dataset_name: str | None = None
     dataset_kwargs: dict[str, Any] = field(default_factory=dict)
     training_split: str | None = None
+    validation_split: str | None = None  # labelled, disjoint from test: the training source when training_split is absent
     target_delimiter: str = " "
     binarize_choices: bool = False
     family: str = "nlp"

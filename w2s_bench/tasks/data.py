@@ -48,7 +48,7 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
 
 
 def _wanted_splits(config: TaskConfig) -> list[str]:
-    return [s for s in dict.fromkeys([config.training_split, config.test_split]) if s]
+    return [s for s in dict.fromkeys([config.training_split, config.validation_split, config.test_split]) if s]
 
 
 def _local_folder(config: TaskConfig, data_dir: str | Path | None) -> Path | None:
@@ -68,7 +68,7 @@ def _mirror_subfolder(config: TaskConfig) -> str:
 
 
 def load_source(config: TaskConfig, data_dir: str | Path | None = None) -> SourceData:
-    """Load every split the task names (training and test) that exists at its source."""
+    """Load every split the task names (training, validation and test) that exists at its source."""
     wanted = _wanted_splits(config)
     if config.dataset_path.startswith(GENERATOR_PREFIX):
         return _from_generator(config, wanted)

@@ -53,19 +53,22 @@ class _Pool:
 
 
 def _source_pools(config: TaskConfig, source: SourceData) -> tuple[_Pool, _Pool, list[str]]:
-    """The (training pool, test pool) of row indices, carving one from the other when missing."""
-    train_name, test_name = config.training_split, config.test_split
+    """The (training pool, test pool) of row indices. A missing training split is replaced by the
+    task's ``validation_split`` when the source has it, else carved out of the test split (and a
+    missing test split out of the training split)."""
+    train_name, test_name, val_name = config.training_split, config.test_split, config.validation_split
     has_train = train_name in source.splits and train_name != test_name
     has_test = test_name in source.splits
     where = f"{config.source_file}: training_split/test_split"
     if not has_train and not has_test:
         raise W2SError(f"the source ({source.origin}) has neither split {train_name!r} nor {test_name!r}",
                        where=where, fix="name splits the dataset has")
-    rng = random.Random(config.split.split_seed)
+    if has_test and not has_train and val_name in source.splits and val_name != test_name:
+        note = f"{source.origin} has no {train_name!r} split: training examples drawn from {val_name!r} (validation_split)"
+        return _whole(source, val_name), _whole(source, test_name), [note]
     if has_train and has_test:
-        train_rows, test_rows = source.splits[train_name], source.splits[test_name]
-        return _Pool(train_rows, list(range(len(train_rows))), train_name), \
-            _Pool(test_rows, list(range(len(test_rows))), test_name), []
+        return _whole(source, train_name), _whole(source, test_name), []
+    rng = random.Random(config.split.split_seed)
     name = test_name if has_test else train_name
     rows = source.splits[name]
     order = list(range(len(rows)))
@@ -78,6 +81,11 @@ def _source_pools(config: TaskConfig, source: SourceData) -> tuple[_Pool, _Pool,
     note = (f"{reason}: carved from {name!r} ({len(rows) - n_test} for training, "
             f"{n_test} for test, split_seed={config.split.split_seed})")
     return _Pool(rows, order[n_test:], name), _Pool(rows, order[:n_test], name), [note]
+
+
+def _whole(source: SourceData, split: str) -> _Pool:
+    rows = source.splits[split]
+    return _Pool(rows, list(range(len(rows))), split)
 
 
 def make_splits(config: TaskConfig, source: SourceData, build: Callable[[dict[str, Any], str], Example],
