@@ -156,3 +156,12 @@ def test_splits_are_deterministic_and_the_seed_moves_only_the_halves(registry, s
         assert getattr(first, part) == getattr(again, part), f"{part} differs between two identical loads"
     assert [e.id for e in other.test] == [e.id for e in first.test], "the run seed changed the test set"
     assert {e.id for e in other.train_a} != {e.id for e in first.train_a}, "the run seed did not change train_a"
+
+
+def test_every_task_folder_is_packaged():
+    """A non-editable install ships tasks/<family>/*.yaml only for the folders pyproject lists."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    root = Path(__file__).resolve().parents[1]
+    packages = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {f"w2s_bench.task_files.{p.parent.name}" for p in (root / "tasks").glob("*/*.yaml")}
+    assert folders <= packages, f"add {sorted(folders - packages)} to [tool.setuptools] packages in pyproject.toml"
