@@ -2,7 +2,7 @@
 
 Prints wall time and what each step trained or reused, e.g.
 
-    python benchmarks/sweep_cache.py                  # demo task, offline models, about 5 minutes on 2 CPU cores
+    python benchmarks/sweep_cache.py                  # demo task, offline models, about 3.5 minutes on 2 CPU cores
     python benchmarks/sweep_cache.py --limit 200 --strong minilm-l2
 
 The cache is a fresh temporary folder, so the numbers do not depend on earlier runs. The warm run
