@@ -4,6 +4,7 @@
     w2s-bench ls tasks|models|methods
     w2s-bench validate FILE.yaml ...
     w2s-bench compare NEW BASELINE [--tolerance T] [--metrics M1,M2] [--two_sided]   exit 1 on a regression
+    w2s-bench plot RESULTS [--output_dir DIR]       accuracy, PGR and misfit-vs-gain figures (PNG)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from w2s_bench.evaluator import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STE
 from w2s_bench.progress import console as make_console
 from w2s_bench.progress import set_quiet
 
-SUBCOMMANDS = ("run", "ls", "validate", "compare")
+SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot")
 
 
 def _list(text: str) -> list[str]:
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(argv)
         if command == "compare":
             return _compare(argv)
+        if command == "plot":
+            return _plot(argv)
         return _run(argv)
     except W2SError as exc:
         console.print(f"[bold red]error[/] {exc}", highlight=False)
@@ -247,6 +250,21 @@ def _compare(argv: list[str]) -> int:
     else:
         regression.render_comparison(comparison, verbose=args.verbose)
     return 1 if comparison.failed else 0
+
+
+def _plot(argv: list[str]) -> int:
+    from w2s_bench.report import load_records
+    from w2s_bench.report.plots import FILES, plot_results
+
+    p = argparse.ArgumentParser(prog="w2s-bench plot", description=f"draw {', '.join(FILES)} from a run's results")
+    p.add_argument("results", help="results.json, or the --output_path folder holding it")
+    p.add_argument("--output_dir", help="where the PNG files go (default: a 'plots' folder beside results.json)")
+    args = p.parse_args(argv)
+    source = Path(args.results)
+    out_dir = Path(args.output_dir) if args.output_dir else (source if source.is_dir() else source.parent) / "plots"
+    for path in plot_results(load_records(source), out_dir):
+        print(path)
+    return 0
 
 
 if __name__ == "__main__":

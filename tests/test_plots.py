@@ -1,0 +1,56 @@
+"""Figures: what each one draws for hand-made records, and `w2s-bench plot` writing the PNG files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from w2s_bench.cli import main  # noqa: E402
+from w2s_bench.errors import W2SError  # noqa: E402
+from w2s_bench.report import aggregate  # noqa: E402
+from w2s_bench.report.plots import FILES, misfit_gain_figure, pgr_figure, plot_results  # noqa: E402
+
+
+def record(method: str, seed: int, pgr: float | None, misfit: float, gain: float) -> dict:
+    metrics = {"weak_acc": 0.6, "ceiling_acc": 0.8, "w2s_acc": 0.6 + 0.2 * (pgr or 0.0), "pgr": pgr,
+               "pgr_ci": [pgr - 0.2, pgr + 0.3] if pgr is not None else None,
+               "pgr_flag": None if pgr is not None else "gap_too_small", "agreement": 0.9,
+               "gain_sq": gain, "misfit_sq": misfit, "gain_kl": gain, "misfit_kl": misfit}
+    return {"task": "t", "weak": "w", "strong": "s", "method": method, "seed": seed, "metrics": metrics}
+
+
+RECORDS = [record("naive", 0, 0.5, 0.10, 0.04), record("logconf", 0, None, 0.20, -0.01), record("logconf", 1, None, 0.30, 0.02)]
+
+
+def test_pgr_bars_only_for_defined_cells_with_their_interval():
+    ax = pgr_figure(aggregate(RECORDS)).axes[0]
+    bars = [p for p in ax.patches if p.get_width() != 0]
+    assert len(bars) == 1 and bars[0].get_width() == pytest.approx(0.5)
+    (error_lines,) = [c for c in ax.collections if len(c.get_segments()) == 1]
+    assert np.allclose(sorted(error_lines.get_segments()[0][:, 0]), [0.3, 0.8])  # the CI [0.3, 0.8]
+    assert any("n/a (gap_too_small" in t.get_text() for t in ax.texts)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["t: w -> s, naive", "t: w -> s, logconf"]
+
+
+def test_misfit_gain_has_one_point_per_run_and_the_diagonal():
+    ax = misfit_gain_figure(RECORDS).axes[0]
+    points = {c.get_label(): c.get_offsets().tolist() for c in ax.collections}
+    assert points == {"naive": [[0.10, 0.04]], "logconf": [[0.20, -0.01], [0.30, 0.02]]}
+    (diagonal,) = ax.lines
+    assert np.allclose(diagonal.get_xdata(), diagonal.get_ydata())
+
+
+def test_plot_command_writes_png_files_beside_the_results(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps(RECORDS))
+    assert main(["plot", str(tmp_path)]) == 0
+    for name in FILES:
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_records_is_an_error(tmp_path):
+    with pytest.raises(W2SError, match="no run records"):
+        plot_results([], tmp_path)

@@ -1,0 +1,113 @@
+"""Figures of a results set (``w2s-bench plot``): what the tables say, for papers and slides.
+
+- ``accuracy.png``: weak, w2s and ceiling accuracy per (task, weak, strong, method) cell, so that a
+  student below its supervisor is as visible as one near its ceiling;
+- ``pgr.png``: PGR per cell with its 95% CI; an undefined PGR gets no bar but its reason;
+- ``misfit_gain.png``: gain against misfit per run (squared distance). Charikar et al. (2024) prove
+  gain >= misfit for convex strong classes: points under the diagonal are runs where that bound
+  does not hold.
+
+Cells are aggregated over seeds exactly as in the tables (:func:`w2s_bench.report.table.aggregate`).
+matplotlib is an optional dependency (``pip install "w2s-bench[plots]"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from w2s_bench.errors import W2SError
+from w2s_bench.report.table import aggregate
+
+FILES = ("accuracy.png", "pgr.png", "misfit_gain.png")
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise W2SError("plots need matplotlib", fix='pip install "w2s-bench[plots]"') from exc
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(row: dict[str, Any]) -> str:
+    return f"{row['task']}: {row['weak']} -> {row['strong']}, {row['method']}"
+
+
+def _cell_figure(plt: Any, n_rows: int) -> tuple[Any, Any]:
+    """A figure with one horizontal band per cell, first cell on top."""
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * n_rows))
+    ax.set_ylim(n_rows - 0.5, -0.5)
+    return fig, ax
+
+
+def accuracy_figure(rows: list[dict[str, Any]]) -> Any:
+    """One line per cell from the weak to the ceiling accuracy, with the w2s student marked on it."""
+    plt = _pyplot()
+    fig, ax = _cell_figure(plt, len(rows))
+    ys = range(len(rows))
+    ax.hlines(ys, [row["weak_acc"] for row in rows], [row["ceiling_acc"] for row in rows], color="lightgray", linewidth=3)
+    for key, name, marker in (("weak_acc", "weak", "o"), ("w2s_acc", "w2s", "D"), ("ceiling_acc", "ceiling", "s")):
+        ax.scatter([row[key] for row in rows], ys, marker=marker, label=name, zorder=3)
+    ax.set_yticks(ys, [_label(row) for row in rows])
+    ax.set_xlabel("test accuracy")
+    ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def pgr_figure(rows: list[dict[str, Any]]) -> Any:
+    plt = _pyplot()
+    fig, ax = _cell_figure(plt, len(rows))
+    for i, row in enumerate(rows):
+        if row["pgr"] is None:
+            ax.text(0.0, i, f"  n/a ({row['note'] or 'undefined'})", va="center", fontsize=8, color="gray")
+            continue
+        low, high = row["pgr_ci"] if row["pgr_ci"] else (row["pgr"], row["pgr"])
+        ax.barh(i, row["pgr"], color="tab:blue", xerr=[[row["pgr"] - low], [high - row["pgr"]]], capsize=3)
+    for x in (0.0, 1.0):
+        ax.axvline(x, color="black", linewidth=0.8, linestyle="-" if x == 0 else "--")
+    ax.set_yticks(range(len(rows)), [_label(row) for row in rows])
+    ax.set_xlabel("performance gap recovered (95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def misfit_gain_figure(records: list[dict[str, Any]]) -> Any:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    by_method: dict[str, list[tuple[float, float]]] = {}
+    for record in records:
+        misfit, gain = record["metrics"].get("misfit_sq"), record["metrics"].get("gain_sq")
+        if misfit is not None and gain is not None:
+            by_method.setdefault(record["method"], []).append((misfit, gain))
+    for method, points in by_method.items():
+        ax.scatter([p[0] for p in points], [p[1] for p in points], label=method)
+    values = [v for points in by_method.values() for p in points for v in p] or [0.0, 1.0]
+    low, high = min(0.0, *values), max(values)
+    ax.plot([low, high], [low, high], color="black", linewidth=0.8, label="gain = misfit")
+    ax.set_xlabel("misfit: d(w2s, weak)")
+    ax.set_ylabel("gain: d(truth, weak) - d(truth, w2s)")
+    ax.set_title("squared distances on test, one point per run", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_results(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Write the three figures into ``out_dir`` and return their paths."""
+    if not records:
+        raise W2SError("no run records to plot", where=str(out_dir))
+    plt = _pyplot()
+    rows = aggregate(records)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in zip(FILES, (accuracy_figure(rows), pgr_figure(rows), misfit_gain_figure(records)), strict=True):
+        fig.savefig(out / name, dpi=120)
+        plt.close(fig)
+        paths.append(out / name)
+    return paths
