@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from w2s_bench.tasks import TaskRegistry
+from w2s_bench.tasks.data import load_source, local_split_sizes
 
 PARTS = ("train_a", "val_a", "train_b", "val_b", "test")
 
@@ -65,6 +66,17 @@ def test_missing_training_split_falls_back_to_the_validation_split(registry, sha
     assert sizes["test"] == 1000  # the whole test split, as on the hub
     assert sizes["train_a"] + sizes["val_a"] + sizes["train_b"] + sizes["val_b"] <= 1000
     assert all(ex.id.startswith("validation") for ex in loaded.splits.train_a)
+
+
+def test_validation_split_is_not_read_when_the_training_split_exists(registry, shared_data, tmp_path):
+    mirror = tmp_path / "allenai" / "sciq"
+    mirror.mkdir(parents=True)
+    rows = (shared_data / "allenai" / "sciq" / "test.jsonl").read_text().splitlines(keepends=True)
+    for split, part in (("train", rows[:400]), ("validation", rows[400:500]), ("test", rows[500:700])):
+        (mirror / f"{split}.jsonl").write_text("".join(part))
+    config = registry.get("sciq").config
+    assert sorted(load_source(config, tmp_path).splits) == ["test", "train"]
+    assert local_split_sizes(config, tmp_path) == {"train": 400, "test": 200}
 
 
 def test_binarized_sciq_is_balanced_and_multiple_choice_positions_vary(registry, shared_data):

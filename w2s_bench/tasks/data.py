@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,8 +47,13 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _wanted_splits(config: TaskConfig) -> list[str]:
-    return [s for s in dict.fromkeys([config.training_split, config.validation_split, config.test_split]) if s]
+def _wanted_splits(config: TaskConfig, available: Collection[str]) -> list[str]:
+    """The splits to read from a source that has ``available``: training and test, and the task's
+    ``validation_split`` only when the training split is missing (it then takes its place)."""
+    wanted = [config.training_split, config.test_split]
+    if config.training_split not in available:
+        wanted.append(config.validation_split)
+    return [s for s in dict.fromkeys(wanted) if s]
 
 
 def _local_folder(config: TaskConfig, data_dir: str | Path | None) -> Path | None:
@@ -68,16 +73,20 @@ def _mirror_subfolder(config: TaskConfig) -> str:
 
 
 def load_source(config: TaskConfig, data_dir: str | Path | None = None) -> SourceData:
-    """Load every split the task names (training, validation and test) that exists at its source."""
-    wanted = _wanted_splits(config)
+    """Load the splits the task reads (see :func:`_wanted_splits`) that exist at its source."""
     if config.dataset_path.startswith(GENERATOR_PREFIX):
-        return _from_generator(config, wanted)
+        return _from_generator(config)
     folder = _local_folder(config, data_dir)
-    if folder is not None:
-        present = {s: _read_jsonl(folder / f"{s}.jsonl") for s in wanted if (folder / f"{s}.jsonl").is_file()}
-        if present:
-            return SourceData(present, f"local:{folder}")
-    return _from_hub(config, wanted, resolve_data_dir(data_dir))
+    files = _mirror_files(config, folder) if folder is not None else {}
+    if files:
+        return SourceData({s: _read_jsonl(path) for s, path in files.items()}, f"local:{folder}")
+    return _from_hub(config, resolve_data_dir(data_dir))
+
+
+def _mirror_files(config: TaskConfig, folder: Path) -> dict[str, Path]:
+    """The wanted splits' files in a mirror folder, by split name."""
+    present = {path.stem: path for path in folder.glob("*.jsonl")}
+    return {s: present[s] for s in _wanted_splits(config, present) if s in present}
 
 
 def local_split_sizes(config: TaskConfig, data_dir: str | Path | None = None) -> dict[str, int] | None:
@@ -88,8 +97,7 @@ def local_split_sizes(config: TaskConfig, data_dir: str | Path | None = None) ->
     folder = _local_folder(config, data_dir)
     if folder is None:
         return None
-    files = [folder / f"{s}.jsonl" for s in _wanted_splits(config) if (folder / f"{s}.jsonl").is_file()]
-    return {f.stem: sum(1 for _ in f.open()) for f in files} or None
+    return {s: sum(1 for _ in path.open()) for s, path in _mirror_files(config, folder).items()} or None
 
 
 @lru_cache(maxsize=32)
@@ -98,7 +106,7 @@ def _read_jsonl(path: Path) -> tuple[dict[str, Any], ...]:
         return tuple(reader)
 
 
-def _from_generator(config: TaskConfig, wanted: list[str]) -> SourceData:
+def _from_generator(config: TaskConfig) -> SourceData:
     name = config.dataset_path[len(GENERATOR_PREFIX):]
     package = importlib.import_module("w2s_bench.tasks.generators")
     available = [m.name for m in pkgutil.iter_modules(package.__path__)]
@@ -108,6 +116,7 @@ def _from_generator(config: TaskConfig, wanted: list[str]) -> SourceData:
     generator = importlib.import_module(f"{package.__name__}.{name}")
     sizes = config.dataset_kwargs.get("splits", {})
     seed = int(config.dataset_kwargs.get("seed", 0))
+    wanted = _wanted_splits(config, sizes)
     missing = [s for s in wanted if s not in sizes]
     if missing:
         raise W2SError(f"no size given for split(s) {missing}", where=f"{config.source_file}: dataset_kwargs.splits",
@@ -122,14 +131,14 @@ def _generate(module: str, split: str, n: int, seed: int) -> tuple[dict[str, Any
     return tuple(importlib.import_module(module).generate(split, n, seed=seed))
 
 
-def _from_hub(config: TaskConfig, wanted: list[str], root: Path | None) -> SourceData:
+def _from_hub(config: TaskConfig, root: Path | None) -> SourceData:
     import datasets  # imported here: it is slow to import and not needed for local data
 
     kwargs = dict(config.dataset_kwargs)
     try:
         names = datasets.get_dataset_split_names(config.dataset_path, config.dataset_name, **kwargs)
         splits = {s: datasets.load_dataset(config.dataset_path, config.dataset_name, split=s, **kwargs)
-                  for s in wanted if s in names}
+                  for s in _wanted_splits(config, names) if s in names}
     except Exception as exc:
         tried = f"no local copy under {root}; " if root else ""
         sub = _mirror_subfolder(config)
