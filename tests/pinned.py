@@ -18,6 +18,10 @@ from w2s_bench.report.regression import KEY_FIELDS, compare_records, comparison_
 
 PINS = Path(__file__).parent / "pinned"
 METRICS = ["weak_acc", "ceiling_acc", "w2s_acc", "pgr"]
+# What differs between machines for a finetuned transformer (BLAS kernels and thread counts flip a few
+# predictions: about 0.01 in accuracy on a few hundred test examples) and nothing more; PGR, a ratio
+# over a gap of 0.1-0.2, gets a proportionally wider one.
+TRANSFORMER_TOLERANCE = {"weak_acc": 0.02, "ceiling_acc": 0.02, "w2s_acc": 0.02, "pgr": 0.15}
 
 
 def check_pinned(name: str, records: list[dict[str, Any]], tolerance: dict[str, float]) -> None:

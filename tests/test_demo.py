@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pinned import check_pinned
-from test_pinned import TRANSFORMER_TOLERANCE
+from pinned import TRANSFORMER_TOLERANCE, check_pinned
 
 import w2s_bench
 from w2s_bench.cli import main

@@ -6,21 +6,15 @@
   training defaults (learning rate, steps, pooling, early stopping).
 - SST-2 (the validity probe, docs/validity.md), slow: pins both weak supervisors' results with the
   defaults chosen there.
-
-The tolerances allow what differs between machines (BLAS kernels and thread counts flip a few
-predictions: about 0.01 in accuracy on a few hundred test examples) and nothing more; PGR, a ratio
-over a gap of 0.1-0.2, gets a proportionally wider one.
 """
 
 from __future__ import annotations
 
 import pytest
 from fakes import NoisyOracle
-from pinned import check_pinned
+from pinned import TRANSFORMER_TOLERANCE, check_pinned
 
 import w2s_bench
-
-TRANSFORMER_TOLERANCE = {"weak_acc": 0.02, "ceiling_acc": 0.02, "w2s_acc": 0.02, "pgr": 0.15}
 
 
 def test_pinned_keyword_task_rule_supervisor_to_tfidf(keyword_task, register):
