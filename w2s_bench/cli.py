@@ -5,6 +5,7 @@
     w2s-bench validate FILE.yaml ...
     w2s-bench compare NEW BASELINE [--tolerance T] [--metrics M1,M2] [--two_sided]   exit 1 on a regression
     w2s-bench plot RESULTS [--output_dir DIR]       accuracy, PGR and misfit-vs-gain figures (PNG)
+    w2s-bench leaderboard build --output DIR ...    the static leaderboard site (w2s_bench.leaderboard.cli)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from w2s_bench.evaluator import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STE
 from w2s_bench.progress import console as make_console
 from w2s_bench.progress import set_quiet
 
-SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot")
+SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot", "leaderboard")
 
 
 def _list(text: str) -> list[str]:
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(argv)
         if command == "plot":
             return _plot(argv)
+        if command == "leaderboard":
+            return _leaderboard(argv)
         return _run(argv)
     except W2SError as exc:
         console.print(f"[bold red]error[/] {exc}", highlight=False)
@@ -265,6 +268,12 @@ def _plot(argv: list[str]) -> int:
     for path in plot_results(load_records(source), out_dir):
         print(path)
     return 0
+
+
+def _leaderboard(argv: list[str]) -> int:
+    from w2s_bench.leaderboard.cli import main as leaderboard_main
+
+    return leaderboard_main(argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,101 @@
+"""A board from run records as ``results.json`` holds them today (README, "Outputs and metrics"), so
+the site can be built from any run before submissions and the ranking exist.
+
+Each (weak, strong, method) in the records becomes one submission, labelled as produced by a
+w2s-bench run; each of its tasks one row, aggregated over seeds exactly as the terminal table
+(:func:`w2s_bench.report.table.aggregate`). Nothing is ranked: there is no suite to rank on, so
+every ranking row is "unranked" and its mean PGR is the plain mean over the tasks where PGR is
+defined, without a CI. The ranking over the leaderboard suite (a bootstrap CI over tasks and seeds)
+and the reading of validated submissions replace this module's ranking rows, not the board.
+
+The run-record format is being made typed and versioned; this reads only the keys listed in the
+README today: task, weak, strong, method, seed, metrics, and the optional config and provenance.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from w2s_bench.leaderboard.board import Board, ModelInfo, RankingRow, Submission, TaskRow
+from w2s_bench.models import ALIASES
+from w2s_bench.report.table import aggregate
+from w2s_bench.tasks import TaskRegistry
+
+UNRANKED = "unranked (no ranking suite)"
+ABOUT = ("Built from run records: no ranking suite is defined for them, so nothing is ranked. Mean PGR is the plain "
+         "mean over a submission's tasks where PGR is defined (no CI); the per-family means likewise.")
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _model(name: str, identity: dict[str, Any] | None) -> ModelInfo:
+    spec = ALIASES.get(name)
+    return ModelInfo(id=name, revision=(identity or {}).get("weights"),
+                     parameters=spec.size * 1e6 if spec is not None and spec.size else None)
+
+
+def _hardware(provenance: dict[str, Any]) -> str:
+    hw = provenance.get("hardware") or {}
+    parts = [str(hw["cpu"])] if hw.get("cpu") else []
+    if hw.get("cpu_count"):
+        parts.append(f"{hw['cpu_count']} cores")
+    if hw.get("memory_gb"):
+        parts.append(f"{hw['memory_gb']} GB")
+    parts += [str(gpu) for gpu in hw.get("gpus") or []]
+    return ", ".join(parts)
+
+
+def _code_note(provenance: dict[str, Any]) -> str:
+    version = (provenance.get("versions") or {}).get("w2s-bench")
+    git = provenance.get("git") or {}
+    text = f"w2s-bench {version}" if version else "w2s-bench"
+    if git.get("commit"):
+        text += f" at commit {git['commit'][:12]}" + (" (uncommitted changes)" if git.get("dirty") else "")
+    return text
+
+
+def board_from_results(records: list[dict[str, Any]], *, title: str = "w2s-bench results",
+                       include_paths: Iterable[str | Path] = ()) -> Board:
+    """The board of a list of run records (one results.json, or several concatenated)."""
+    registry = TaskRegistry.discover(include_paths)
+    known = set(registry.names())
+    family_of = {task: registry.get(task).config.family if task in known else "other" for task in {r["task"] for r in records}}
+    by_submission: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_submission[(record["weak"], record["strong"], record["method"])].append(record)
+
+    submissions, rows, ranking = [], [], []
+    for (weak, strong, method), runs in by_submission.items():
+        name = f"{weak}->{strong}:{method}"
+        first, config = runs[0], runs[0].get("config") or {}
+        provenance = first.get("provenance") or {}
+        created = sorted(p["created"] for p in (r.get("provenance") or {} for r in runs) if p.get("created"))
+        submissions.append(Submission(
+            name=name, who="a w2s-bench run", when=created[0] if created else "",
+            weak=_model(weak, config.get("weak_model")), strong=_model(strong, config.get("strong_model")),
+            method=method, method_params=config.get("method_params") or {}, hardware=_hardware(provenance),
+            note=f"Produced by {_code_note(provenance)}; read from its results.json."))
+        own = []
+        for cell in aggregate(runs):
+            flags = sorted({r["metrics"]["pgr_flag"] for r in runs
+                            if r["task"] == cell["task"] and r["metrics"].get("pgr_flag")})
+            own.append(TaskRow(submission=name, family=family_of[cell["task"]], task=cell["task"],
+                               seeds=tuple(int(s) for s in cell["seeds"].split(",")), weak=cell["weak_acc"],
+                               ceiling=cell["ceiling_acc"], w2s=cell["w2s_acc"], pgr=cell["pgr"],
+                               pgr_ci=tuple(cell["pgr_ci"]) if cell["pgr_ci"] else None,
+                               pgr_flag="; ".join(flags) or None, gain=cell["gain_sq"], misfit=cell["misfit_sq"]))
+        rows += own
+        families = sorted({row.family for row in own})
+        ranking.append(RankingRow(submission=name, rank=None, status=UNRANKED, mean_pgr=_mean(r.pgr for r in own),
+                                  family_means={f: _mean(r.pgr for r in own if r.family == f) for f in families},
+                                  tasks_covered=len(own)))
+    return Board(title=title, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"), suite=(),
+                 families=tuple(sorted(set(family_of.values()))), submissions=tuple(submissions), rows=tuple(rows),
+                 ranking=tuple(ranking), about=ABOUT)
