@@ -227,15 +227,18 @@ def test_cli_builds_from_a_board_and_from_results(tmp_path, capsys):
 
 
 def test_templates_and_assets_are_packaged():
-    """A non-editable install ships the templates and static files only if pyproject's package-data covers them."""
+    """A non-editable install ships the templates and static files only if pyproject lists their folders
+    as packages and its package-data covers every file in them."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     root = Path(__file__).resolve().parents[1]
     setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "w2s_bench.leaderboard" in setuptools["packages"]
-    patterns = setuptools["package-data"]["w2s_bench.leaderboard"]
-    package = root / "w2s_bench" / "leaderboard"
-    files = [p.relative_to(package).as_posix() for folder in ("templates", "static") for p in (package / folder).iterdir()]
-    assert files and all(any(fnmatch(f, pattern) for pattern in patterns) for f in files), (files, patterns)
+    for folder in ("templates", "static"):
+        package = f"w2s_bench.leaderboard.{folder}"
+        assert package in setuptools["packages"], f"add {package} to [tool.setuptools] packages"
+        patterns = setuptools["package-data"].get(package, [])
+        files = [p.name for p in (root / "w2s_bench" / "leaderboard" / folder).iterdir()]
+        unshipped = [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)]
+        assert files and not unshipped, f"{unshipped} are not in package-data {package} = {patterns}"
 
 
 # ------------------------------------------------------------------------------------------
