@@ -144,7 +144,9 @@ def test_board_from_todays_run_records():
 
 def test_pgr_against_size_has_one_line_per_weak_model_and_method_on_a_log_axis():
     fig = pgr_vs_size(seeded_board())
-    assert fig["layout"]["xaxis"]["type"] == "log"
+    axis = fig["layout"]["xaxis"]
+    assert axis["type"] == "log" and axis["range"][0] < 7.356 < 8.04 < axis["range"][1]  # log10 of 22.7M and 110M
+    assert dict(zip(axis["ticktext"], axis["tickvals"], strict=True))["20M"] == 2e7
     lines = {trace["name"]: (trace["mode"], trace["x"], trace["y"]) for trace in fig["data"]}
     assert lines == {"weak minilm-l1 · naive": ("lines+markers", [109.5e6], [0.11]),
                      "weak tfidf · logconf(alpha_max=0.5)": ("lines+markers", [109.5e6], [0.62]),
@@ -202,6 +204,15 @@ def test_rebuilding_drops_pages_of_removed_submissions_and_refuses_a_foreign_fol
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(W2SError, match="holds no leaderboard site"):
         build_site(board, tmp_path / "other")
+
+
+def test_a_board_without_rows_builds_with_nothing_to_draw(tmp_path):
+    board = seeded_board()
+    empty = dataclasses.replace(board, rows=(), ranking=tuple(dataclasses.replace(r, mean_pgr=None, mean_pgr_ci=None)
+                                                             for r in board.ranking))
+    assert all(not figure["data"] for figure in figures(empty).values())
+    text = build_site(empty, tmp_path / "site").read_text()
+    assert text.count("Nothing to draw for this board.") == 4 and 'data-figure="' not in text
 
 
 def test_missing_plotly_names_the_extra(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ board (names, tasks, model ids) is HTML-escaped here and shows literally.
 from __future__ import annotations
 
 import html
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -29,9 +30,24 @@ def _text(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _layout(**extra: Any) -> dict[str, Any]:
-    return {"font": _FONT, "margin": {"l": 60, "r": 20, "t": 30, "b": 60}, "hovermode": "closest",
-            "legend": {"orientation": "h", "y": -0.2}, "paper_bgcolor": "white", "plot_bgcolor": "#fafafa", **extra}
+# plotly's default colours, assigned to methods in name order so a method has one colour in every figure
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def _method_colours(board: Board) -> dict[str, str]:
+    methods = sorted({s.method for s in board.submissions})
+    return {method: _PALETTE[i % len(_PALETTE)] for i, method in enumerate(methods)}
+
+
+def _layout(rows: int = 0, **extra: Any) -> dict[str, Any]:
+    """The figures' common look: the legend at the bottom of the figure, below the axis title (placed
+    in the figure's own coordinates, so it never overlaps, whatever the height), and for figures with
+    one line per row a height that grows with the rows."""
+    sized = {"height": max(360, 200 + 28 * rows)} if rows else {"height": 480}
+    return {"font": _FONT, "margin": {"l": 60, "r": 20, "t": 30, "b": 130}, "hovermode": "closest",
+            "legend": {"orientation": "h", "x": 0, "y": 0, "xref": "container", "yref": "container", "yanchor": "bottom"},
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "#fafafa", **sized, **extra}
 
 
 def _error_bars(points: list[tuple[float, Interval | None]]) -> dict[str, Any]:
@@ -48,6 +64,29 @@ def _pgr_lines(axis: str = "y") -> list[dict[str, Any]]:
     return [{"type": "line", f"{across}ref": "paper", f"{across}0": 0, f"{across}1": 1, f"{axis}ref": axis,
              f"{axis}0": value, f"{axis}1": value, "line": {"color": "#888", "width": 1, "dash": "dash" if value else "solid"}}
             for value in (0, 1)]
+
+
+def format_parameters(count: float | None) -> str:
+    """A parameter count the way papers write it: 110M, 1.5B, 100k."""
+    if count is None:
+        return "n/a"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.3g}{unit}"
+    return f"{count:g}"
+
+
+def _size_ticks(sizes: list[float]) -> dict[str, Any]:
+    """The log axis of model sizes: ticks at 1, 2 and 5 times each power of ten, labelled like 20M
+    (plotly's own log ticks label the in-between ones by a bare digit); the range in log10 units."""
+    span = (math.log10(min(sizes)) - 0.15, math.log10(max(sizes)) + 0.15)  # a margin so end points are not on the edge
+    values = [m * 10.0**e for e in range(math.floor(span[0]), math.ceil(span[1]) + 1) for m in (1, 2, 5)]
+    return {"range": list(span), "tickvals": values, "ticktext": [format_parameters(v) for v in values]}
+
+
+def _nothing(caption: str = "") -> Figure:
+    """A figure with nothing to draw: the page shows a sentence instead of an empty plot."""
+    return {"data": [], "layout": {}, "caption": caption}
 
 
 def _na_reason(row: TaskRow) -> str:
@@ -78,14 +117,19 @@ def pgr_vs_size(board: Board) -> Figure:
                      "text": [_text(p[3]) for p in line],
                      "hovertemplate": "%{text}<br>strong: %{x:.3s} parameters<br>mean PGR %{y:.3f}<extra></extra>"})
     caption = "Left out (no model size or no mean PGR): " + ", ".join(left_out) if left_out else ""
+    if not data:
+        return _nothing(caption)
+    ticks = _size_ticks([x for trace in data for x in trace["x"]])
     return {"data": data, "caption": caption,
-            "layout": _layout(xaxis={"type": "log", "title": {"text": "strong model size (parameters, log scale)"}},
+            "layout": _layout(xaxis={"type": "log", **ticks, "title": {"text": "strong model size (parameters, log scale)"}},
                               yaxis={"title": {"text": "mean PGR (95% CI)"}, "zeroline": False}, shapes=_pgr_lines())}
 
 
 def accuracy_per_task(board: Board) -> Figure:
     """Weak, w2s and ceiling score of every task row, on one line from the weak score to the ceiling."""
     rows = sorted(board.rows, key=lambda r: (r.family, r.task, r.submission))
+    if not rows:
+        return _nothing()
     labels = [_text(f"{r.task} · {r.submission}") for r in rows]
     segments_x: list[float | None] = []
     segments_y: list[str | None] = []
@@ -101,7 +145,7 @@ def accuracy_per_task(board: Board) -> Figure:
                      "hovertemplate": f"%{{y}}<br>{name} %{{x:.3f}}<extra></extra>"})
     scores = sorted({r.score for r in rows})
     return {"data": data, "caption": "",
-            "layout": _layout(height=140 + 28 * len(rows), margin={"l": 260, "r": 20, "t": 30, "b": 60},
+            "layout": _layout(len(rows), margin={"l": 20, "r": 20, "t": 30, "b": 130},
                               xaxis={"title": {"text": "test " + " / ".join(scores)}},
                               yaxis={"autorange": "reversed", "automargin": True, "type": "category"})}
 
@@ -113,6 +157,9 @@ def methods_side_by_side(board: Board) -> Figure:
     subs = {s.name: s for s in board.submissions}
     rows = sorted(board.rows, key=lambda r: (r.family, r.task, subs[r.submission].pair, subs[r.submission].method,
                                              r.submission))
+    if not rows:
+        return _nothing()
+
     def categories(own: list[TaskRow]) -> list[list[str]]:
         return [[_text(r.task) for r in own], [_text(f"{r.submission} ({subs[r.submission].pair})") for r in own]]
 
@@ -122,17 +169,19 @@ def methods_side_by_side(board: Board) -> Figure:
                                    "text": ["  n/a" if r.pgr is None else "" for r in rows],
                                    "hovertext": [_text(f"PGR n/a ({_na_reason(r)})") if r.pgr is None else "" for r in rows],
                                    "hoverinfo": "text", "textfont": {"color": "#667085"}}]
+    colours = _method_colours(board)
     by_method: dict[str, list[TaskRow]] = defaultdict(list)
     for row in rows:
         by_method[subs[row.submission].method].append(row)
     for method, own in sorted(by_method.items()):
-        data.append({"type": "bar", "orientation": "h", "name": _text(method), "y": categories(own),
+        data.append({"type": "bar", "orientation": "h", "name": _text(method), "marker": {"color": colours[method]},
+                     "y": categories(own),
                      "x": [r.pgr for r in own], "error_x": _error_bars([(r.pgr or 0.0, r.pgr_ci) for r in own]),
                      "text": [_text(f"{r.submission}, {method}: " + (f"PGR {r.pgr:.3f}" if r.pgr is not None
                                                                     else f"PGR n/a ({_na_reason(r)})")) for r in own],
                      "textposition": "none", "hovertemplate": "%{text}<extra></extra>"})
     return {"data": data, "caption": "n/a: PGR is undefined (hover it, or the table's n/a, for why).",
-            "layout": _layout(barmode="overlay", height=140 + 26 * len(rows), margin={"l": 20, "r": 20, "t": 30, "b": 60},
+            "layout": _layout(len(rows), barmode="overlay", margin={"l": 20, "r": 20, "t": 30, "b": 130},
                               yaxis={"type": "multicategory", "autorange": "reversed", "automargin": True},
                               xaxis={"title": {"text": "PGR (95% CI)"}, "zeroline": False}, shapes=_pgr_lines("x"))}
 
@@ -144,13 +193,17 @@ def misfit_vs_gain(board: Board) -> Figure:
     for row in board.rows:
         if row.gain is not None and row.misfit is not None:
             by_method[method_of[row.submission]].append(row)
+    if not by_method:
+        return _nothing()
+    colours = _method_colours(board)
     data: list[dict[str, Any]] = []
     for method, rows in sorted(by_method.items()):
-        data.append({"type": "scatter", "mode": "markers", "name": _text(method), "marker": {"size": 9},
+        data.append({"type": "scatter", "mode": "markers", "name": _text(method),
+                     "marker": {"size": 9, "color": colours[method]},
                      "x": [r.misfit for r in rows], "y": [r.gain for r in rows],
                      "text": [_text(f"{r.task} · {r.submission}") for r in rows],
                      "hovertemplate": "%{text}<br>misfit %{x:.4f}, gain %{y:.4f}<extra></extra>"})
-    values = [v for trace in data for v in (*trace["x"], *trace["y"])] or [0.0, 1.0]
+    values = [v for trace in data for v in (*trace["x"], *trace["y"])]
     low, high = min(0.0, *values), max(values)
     data.append({"type": "scatter", "mode": "lines", "name": "gain = misfit", "x": [low, high], "y": [low, high],
                  "line": {"color": "black", "width": 1, "dash": "dot"}, "hoverinfo": "skip"})

@@ -24,7 +24,7 @@ import jinja2
 
 from w2s_bench.errors import W2SError
 from w2s_bench.leaderboard.board import PGR_FLAG_REASONS, Board, TaskRow, page_stem
-from w2s_bench.leaderboard.figures import figures
+from w2s_bench.leaderboard.figures import figures, format_parameters
 from w2s_bench.report.table import fmt
 from w2s_bench.results import atomic_write_text
 
@@ -44,15 +44,6 @@ def plotly_js() -> Path:
     return path
 
 
-def _parameters(count: float | None) -> str:
-    if count is None:
-        return "n/a"
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.3g}{unit}"
-    return f"{count:g}"
-
-
 def _na_reason(row: TaskRow) -> str:
     flag = row.pgr_flag or ""
     return f"{flag}: {PGR_FLAG_REASONS[flag]}" if flag in PGR_FLAG_REASONS else (flag or "undefined")
@@ -62,7 +53,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("w2s_bench.leaderboard", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     # tojson_text: a parameter value as JSON text, escaped like any other text (Jinja's tojson is for <script>)
-    env.filters.update(fmt=fmt, parameters=_parameters, na_reason=_na_reason, page_stem=page_stem,
+    env.filters.update(fmt=fmt, parameters=format_parameters, na_reason=_na_reason, page_stem=page_stem,
                        tojson_text=lambda value: json.dumps(value, sort_keys=True))
     return env
 
