@@ -173,6 +173,20 @@ def test_generator_caches_rows(tmp_path, monkeypatch):
     assert chess_mates.generate("test", 4, seed=3) == rows
 
 
+@pytest.mark.parametrize("damage", ["truncate", "drop a row", "not utf-8"])
+def test_a_damaged_generator_cache_file_is_regenerated(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("W2S_BENCH_CACHE", str(tmp_path))
+    monkeypatch.delenv(chess_mates.ENV_VERIFY, raising=False)
+    rows = chess_mates.generate("test", 3, seed=5)
+    path = chess_mates.cache_path("test", 3, 5)
+    text = path.read_bytes()
+    damaged = {"truncate": text[:-20], "drop a row": b"\n".join(text.splitlines()[:2]) + b"\n",
+               "not utf-8": text.replace(b"{", b"\xff{", 1)}[damage]
+    path.write_bytes(damaged)
+    assert chess_mates.generate("test", 3, seed=5) == rows
+    assert path.read_bytes() == text
+
+
 @pytest.mark.skipif(chess_mates.engine_path() is None, reason="stockfish not installed (apt-get install stockfish)")
 def test_engine_agrees(generated):
     rows = generated["validation"][:6]

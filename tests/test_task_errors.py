@@ -116,8 +116,9 @@ def test_doc_filter_must_be_one_expression_and_process_docs_must_resolve(tmp_pat
     with pytest.raises(W2SError, match="doc_filter") as info:
         load_task_config(write(tmp_path, GOOD + "doc_filter: 'label == 1'\n"))
     assert "{{" in info.value.fix
-    with pytest.raises(W2SError, match="no function 'nope'") as info:
-        Task(load_task_config(write(tmp_path, GOOD + "process_docs: w2s_bench.chess.puzzles.nope\n")))
+    wrong_name = Task(load_task_config(write(tmp_path, GOOD + "process_docs: w2s_bench.chess.puzzles.nope\n")))
+    with pytest.raises(W2SError, match="no function 'nope'") as info:  # imported when rows are built, not before
+        wrong_name.load(seed=0, limit=20, data_dir=shared_data)
     assert "process_docs" in info.value.where
     (tmp_path / "utils.py").write_text("def positives(rows):\n    return [r for r in rows if r['label'] == 1]\n")
     task = Task(load_task_config(write(tmp_path, GOOD + "process_docs: utils.positives\n")))

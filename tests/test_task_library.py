@@ -11,9 +11,10 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import jinja2
 import pytest
 
-from w2s_bench.tasks import Task, TaskRegistry, load_task_config
+from w2s_bench.tasks import Task, TaskRegistry, load_task_config, templates
 from w2s_bench.tasks.config import read_yaml
 from w2s_bench.tasks.data import local_split_sizes
 from w2s_bench.tasks.registry import shipped_tasks_dir
@@ -156,6 +157,18 @@ def test_splits_are_deterministic_and_the_seed_moves_only_the_halves(registry, s
         assert getattr(first, part) == getattr(again, part), f"{part} differs between two identical loads"
     assert [e.id for e in other.test] == [e.id for e in first.test], "the run seed changed the test set"
     assert {e.id for e in other.train_a} != {e.id for e in first.train_a}, "the run seed did not change train_a"
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_the_template_sandbox_renders_every_task_as_the_plain_environment_did(registry, shared_data, name, monkeypatch):
+    """Templates moved from a plain jinja2.Environment to the sandbox (tasks/templates.py): every shipped
+    task with data gives the same examples, in the same parts, so its cached artefacts stay valid too."""
+    sandboxed = _load(registry, shared_data, name, seed=0).splits
+    plain = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    monkeypatch.setattr(templates, "_ENV", plain)  # how templates were rendered before the sandbox
+    unsandboxed = _load(registry, shared_data, name, seed=0, fresh=True).splits
+    assert unsandboxed.sizes() == sandboxed.sizes() and unsandboxed == sandboxed
+    assert unsandboxed.fingerprint() == sandboxed.fingerprint()
 
 
 def test_every_task_folder_is_packaged():

@@ -15,11 +15,16 @@ class W2SError(Exception):
     """An error caused by user input, reported as ``where: what (fix)``."""
 
     def __init__(self, what: str, *, where: str | None = None, fix: str | None = None) -> None:
+        what = " ".join(what.splitlines())  # one line, also when it quotes a multi-line message (user code, a parser)
         self.what, self.where, self.fix = what, where, fix
         message = f"{where}: {what}" if where else what
         if fix:
             message += f"\n  fix: {fix}"
         super().__init__(message)
+
+    def at(self, location: str) -> W2SError:
+        """The same error, also saying which input it came from (a data file's line, a row)."""
+        return W2SError(f"{self.what} (at {location})", where=self.where, fix=self.fix)
 
 
 def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:

@@ -17,6 +17,7 @@ and labels carry no position shortcut.
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from typing import Any
 
@@ -91,7 +92,7 @@ class ExampleBuilder:
             target = int(target)
         if isinstance(target, str):
             stripped = target.strip()
-            if stripped.lstrip("-").isdigit():
+            if re.fullmatch(r"-?[0-9]{1,18}", stripped):  # ASCII digits only: int("²") raises
                 target = int(stripped)
             elif stripped in choices:
                 target = choices.index(stripped)

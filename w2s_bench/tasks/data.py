@@ -14,15 +14,14 @@ One resolver serves all three so that a task YAML written for the hub runs uncha
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pkgutil
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import jsonlines
 
 from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.tasks.config import TaskConfig
@@ -35,10 +34,24 @@ Rows = Sequence[dict[str, Any]]
 
 @dataclass(frozen=True)
 class SourceData:
-    """The splits that exist at the source, and a description of the source for provenance."""
+    """The splits that exist at the source, and a description of the source for provenance.
+
+    ``files`` are a local mirror's files by split (row ``i`` is line ``i + 1``); ``prepared_by`` says
+    what changed the rows since they were read (``process_docs``, ``doc_filter``), so that an error
+    on a row points at the line it came from, or says that it cannot."""
 
     splits: dict[str, Rows]
     origin: str
+    files: dict[str, Path] = field(default_factory=dict)
+    prepared_by: str = ""
+
+    def row_location(self, split: str, index: int) -> str:
+        """Where row ``index`` of ``split`` came from, for error messages."""
+        if self.prepared_by:
+            return f"row {index + 1} of split {split!r} after {self.prepared_by} ({self.origin})"
+        if split in self.files:
+            return f"{self.files[split]} line {index + 1} (split {split!r})"
+        return f"row {index + 1} of split {split!r} ({self.origin})"
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
@@ -79,7 +92,7 @@ def load_source(config: TaskConfig, data_dir: str | Path | None = None) -> Sourc
     folder = _local_folder(config, data_dir)
     files = _mirror_files(config, folder) if folder is not None else {}
     if files:
-        return SourceData({s: _read_jsonl(path) for s, path in files.items()}, f"local:{folder}")
+        return SourceData({s: read_jsonl(path) for s, path in files.items()}, f"local:{folder}", files)
     return _from_hub(config, resolve_data_dir(data_dir))
 
 
@@ -93,17 +106,52 @@ def local_split_sizes(config: TaskConfig, data_dir: str | Path | None = None) ->
     """Rows per split available without the hub (a generator's configured sizes or the local
     mirror's line counts), or None when the task would come from the hub."""
     if config.dataset_path.startswith(GENERATOR_PREFIX):
-        return {s: int(n) for s, n in config.dataset_kwargs.get("splits", {}).items()}
+        return _generator_settings(config)[0]
     folder = _local_folder(config, data_dir)
     if folder is None:
         return None
-    return {s: sum(1 for _ in path.open()) for s, path in _mirror_files(config, folder).items()} or None
+    return {s: _count_lines(path) for s, path in _mirror_files(config, folder).items()} or None
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:  # bytes: a listing must not fail on a file that is not UTF-8
+        return sum(1 for _ in handle)
+
+
+def read_jsonl(path: Path) -> tuple[dict[str, Any], ...]:
+    """A mirror's split file: one JSON object per line. Anything else (a blank or truncated line,
+    bytes that are not UTF-8, a line that is not an object, no rows at all) is a W2SError naming the
+    file, the line and the split. Read once per process while the file is unchanged."""
+    stat = path.stat()
+    return _read_jsonl(path, stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=32)
-def _read_jsonl(path: Path) -> tuple[dict[str, Any], ...]:
-    with jsonlines.open(path) as reader:
-        return tuple(reader)
+def _read_jsonl(path: Path, mtime_ns: int, size: int) -> tuple[dict[str, Any], ...]:
+    split = f"split {path.stem!r}"
+    fix = "each line of a split file must be one JSON object, e.g. {\"text\": \"...\", \"label\": 1}"
+    rows = []
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                where = f"{path}: line {number}"
+                try:
+                    row = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise W2SError(f"not valid UTF-8 ({exc.reason} at byte {exc.start}) in {split}",
+                                   where=where, fix="save the file as UTF-8") from exc
+                except json.JSONDecodeError as exc:
+                    what = "blank line" if not raw.strip() else f"not valid JSON ({exc.msg}; truncated?)"
+                    raise W2SError(f"{what} in {split}", where=where, fix=fix) from exc
+                if not isinstance(row, dict):
+                    raise W2SError(f"a row must be a JSON object, got {type(row).__name__} in {split}",
+                                   where=where, fix=fix)
+                rows.append(row)
+    except OSError as exc:
+        raise W2SError(f"cannot read {split}: {exc.strerror or exc}", where=str(path)) from exc
+    if not rows:
+        raise W2SError(f"the file of {split} is empty", where=str(path), fix=fix)
+    return tuple(rows)
 
 
 def _from_generator(config: TaskConfig) -> SourceData:
@@ -114,15 +162,31 @@ def _from_generator(config: TaskConfig) -> SourceData:
     if name not in available:
         raise W2SError(f"unknown generator {name!r}", where=where, fix=did_you_mean(name, available))
     generator = importlib.import_module(f"{package.__name__}.{name}")
-    sizes = config.dataset_kwargs.get("splits", {})
-    seed = int(config.dataset_kwargs.get("seed", 0))
+    sizes, seed = _generator_settings(config)
     wanted = _wanted_splits(config, sizes)
     missing = [s for s in wanted if s not in sizes]
     if missing:
         raise W2SError(f"no size given for split(s) {missing}", where=f"{config.source_file}: dataset_kwargs.splits",
-                       fix="e.g. dataset_kwargs: {splits: {train: 4000, test: 1000}}")
-    splits = {s: _generate(generator.__name__, s, int(sizes[s]), seed) for s in wanted}
+                       fix=_GENERATOR_FIX)
+    splits = {s: _generate(generator.__name__, s, sizes[s], seed) for s in wanted}
     return SourceData(splits, f"generator:{name}(seed={seed})")
+
+
+_GENERATOR_FIX = "e.g. dataset_kwargs: {splits: {train: 4000, test: 1000}, seed: 0}"
+MAX_GENERATED_ROWS = 1_000_000
+
+
+def _generator_settings(config: TaskConfig) -> tuple[dict[str, int], int]:
+    """A generated task's ``dataset_kwargs``: rows per split (positive, at most MAX_GENERATED_ROWS) and the seed."""
+    sizes, seed = config.dataset_kwargs.get("splits", {}), config.dataset_kwargs.get("seed", 0)
+    where = f"{config.source_file}: dataset_kwargs"
+    if not isinstance(sizes, dict) or not all(isinstance(n, int) and not isinstance(n, bool)
+                                               and 0 < n <= MAX_GENERATED_ROWS for n in sizes.values()):
+        raise W2SError(f"splits must map split names to row counts in [1, {MAX_GENERATED_ROWS:,}], got {sizes!r}",
+                       where=f"{where}.splits", fix=_GENERATOR_FIX)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise W2SError(f"seed must be an integer, got {seed!r}", where=f"{where}.seed", fix=_GENERATOR_FIX)
+    return {str(s): n for s, n in sizes.items()}, seed
 
 
 @lru_cache(maxsize=32)

@@ -47,9 +47,14 @@ class ProtocolSplits:
 
 @dataclass(frozen=True)
 class _Pool:
-    rows: Rows
+    source: SourceData
     indices: list[int]
     split: str
+    task_file: str
+
+    @property
+    def rows(self) -> Rows:
+        return self.source.splits[self.split]
 
 
 def _source_pools(config: TaskConfig, source: SourceData) -> tuple[_Pool, _Pool, list[str]]:
@@ -65,9 +70,9 @@ def _source_pools(config: TaskConfig, source: SourceData) -> tuple[_Pool, _Pool,
                        where=where, fix="name splits the dataset has")
     if has_test and not has_train and val_name in source.splits and val_name != test_name:
         note = f"{source.origin} has no {train_name!r} split: training examples drawn from {val_name!r} (validation_split)"
-        return _whole(source, val_name), _whole(source, test_name), [note]
+        return _whole(config, source, val_name), _whole(config, source, test_name), [note]
     if has_train and has_test:
-        return _whole(source, train_name), _whole(source, test_name), []
+        return _whole(config, source, train_name), _whole(config, source, test_name), []
     rng = random.Random(config.split.split_seed)
     name = test_name if has_test else train_name
     rows = source.splits[name]
@@ -80,12 +85,12 @@ def _source_pools(config: TaskConfig, source: SourceData) -> tuple[_Pool, _Pool,
         reason = f"{source.origin} has no {train_name if has_test else test_name!r} split"
     note = (f"{reason}: carved from {name!r} ({len(rows) - n_test} for training, "
             f"{n_test} for test, split_seed={config.split.split_seed})")
-    return _Pool(rows, order[n_test:], name), _Pool(rows, order[:n_test], name), [note]
+    pools = (_Pool(source, order[n_test:], name, config.source_file), _Pool(source, order[:n_test], name, config.source_file))
+    return *pools, [note]
 
 
-def _whole(source: SourceData, split: str) -> _Pool:
-    rows = source.splits[split]
-    return _Pool(rows, list(range(len(rows))), split)
+def _whole(config: TaskConfig, source: SourceData, split: str) -> _Pool:
+    return _Pool(source, list(range(len(source.splits[split]))), split, config.source_file)
 
 
 def make_splits(config: TaskConfig, source: SourceData, build: Callable[[dict[str, Any], str], Example],
@@ -99,8 +104,8 @@ def make_splits(config: TaskConfig, source: SourceData, build: Callable[[dict[st
 
     train_indices = list(train_pool.indices)
     random.Random(seed).shuffle(train_indices)
-    train = _draw(train_pool, train_indices, 2 * limit if limit else None, balance, build)
-    train = _without_repeats(train, test, notes)
+    drawn = _draw(train_pool, train_indices, 2 * limit if limit else None, balance, build)
+    train = _without_repeats(drawn, test, notes)
     if balance:
         notes.append(f"balance_labels: classes downsampled to equal counts (test {len(test)}, training {len(train)})")
     half_a, half_b = _stratified_halves(train, seed)
@@ -109,8 +114,12 @@ def make_splits(config: TaskConfig, source: SourceData, build: Callable[[dict[st
     splits = ProtocolSplits(half_a[n_val_a:], half_a[:n_val_a], half_b[n_val_b:], half_b[:n_val_b], test, notes)
     for name, size in splits.sizes().items():
         if size == 0 and not name.startswith("val"):
-            raise W2SError(f"the {name} part is empty (sizes: {splits.sizes()})", where=config.source_file,
-                           fix="use a larger --limit or a dataset with more rows")
+            pool = test_pool if name == "test" else train_pool
+            capped = limit is not None and len(pool.indices) > (limit if name == "test" else 2 * limit)
+            repeats = f", {len(drawn) - len(train)} dropped as repeats of other texts" if len(train) < len(drawn) else ""
+            raise W2SError(f"the {name} part is empty (sizes: {splits.sizes()}; the {'test' if name == 'test' else 'training'} "
+                           f"pool has {len(pool.indices)} rows of split {pool.split!r}{repeats})", where=config.source_file,
+                           fix="use a larger --limit" if capped else "use a dataset with more rows")
     return splits
 
 
@@ -123,12 +132,22 @@ def _draw(pool: _Pool, indices: list[int], cap: int | None, balance: bool,
 
 
 def _examples(pool: _Pool, indices: Sequence[int], build: Callable[[dict[str, Any], str], Example]) -> list[Example]:
-    examples = [build(pool.rows[i], f"{pool.split}-{i}") for i in indices]
-    ids = [ex.id for ex in examples]
-    if len(set(ids)) != len(ids):
-        raise W2SError(f"example ids are not unique in split {pool.split!r}",
-                       fix="fix doc_to_id (or remove it to use row positions)")
+    examples = [_build(pool, i, build) for i in indices]
+    first: dict[str, int] = {}
+    for i, ex in zip(indices, examples, strict=True):
+        if ex.id in first:
+            raise W2SError(f"example id {ex.id!r} repeats: {pool.source.row_location(pool.split, first[ex.id])} and "
+                           f"{pool.source.row_location(pool.split, i)}", where=f"{pool.task_file}: doc_to_id",
+                           fix="make doc_to_id unique per row (or remove it to use row positions)")
+        first[ex.id] = i
     return examples
+
+
+def _build(pool: _Pool, index: int, build: Callable[[dict[str, Any], str], Example]) -> Example:
+    try:
+        return build(pool.rows[index], f"{pool.split}-{index}")
+    except W2SError as exc:
+        raise exc.at(pool.source.row_location(pool.split, index)) from exc
 
 
 def _text_key(example: Example) -> str | frozenset[str]:
@@ -158,6 +177,8 @@ def _balanced(examples: list[Example], cap: int | None) -> list[Example]:
     by_label: dict[int, list[Example]] = {}
     for ex in examples:
         by_label.setdefault(ex.label, []).append(ex)
+    if not by_label:
+        return []
     per_class = min(map(len, by_label.values()))
     if cap:
         per_class = min(per_class, cap // len(by_label))

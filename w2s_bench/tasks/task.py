@@ -10,16 +10,18 @@ from w2s_bench.errors import W2SError
 from w2s_bench.tasks.build import ExampleBuilder
 from w2s_bench.tasks.config import TaskConfig
 from w2s_bench.tasks.data import SourceData, load_source
-from w2s_bench.tasks.process import prepare_rows, resolve_function
+from w2s_bench.tasks.process import ProcessDocs, prepare_rows
 from w2s_bench.tasks.splits import ProtocolSplits, make_splits
+from w2s_bench.tasks.templates import Template
 
 
 class Task:
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
         self.builder = ExampleBuilder(config)
-        # resolved now, so that `w2s-bench validate --schema_only` catches a wrong function name
-        self.process_docs = resolve_function(config.process_docs, config.source_file) if config.process_docs else None
+        # checked now without importing anything (`ls tasks`, `validate --schema_only`); imported by load()
+        self.process_docs = ProcessDocs(config.process_docs, config.source_file) if config.process_docs else None
+        self.doc_filter = Template(config.doc_filter, f"{config.source_file}: doc_filter") if config.doc_filter else None
 
     @property
     def name(self) -> str:
@@ -30,15 +32,20 @@ class Task:
         return hash_json({k: v for k, v in asdict(self.config).items() if k != "source_file"})[:16]
 
     def load(self, seed: int, limit: int | None = None, data_dir: str | Path | None = None) -> LoadedTask:
-        source = prepare_rows(self.config, load_source(self.config, data_dir), self.process_docs)
+        source = prepare_rows(load_source(self.config, data_dir), self.process_docs, self.doc_filter)
         if not source.splits:
             raise W2SError(f"no split of {self.config.dataset_path!r} found at {source.origin}",
                            where=f"{self.config.source_file}: training_split/test_split")
-        first_rows = next(iter(source.splits.values()))
-        if len(first_rows) == 0:
-            raise W2SError(f"{source.origin} has an empty split (after process_docs / doc_filter)",
-                           where=self.config.source_file)
-        class_names = self.builder.class_names(first_rows[0])
+        for split, rows in source.splits.items():
+            if len(rows) == 0:
+                raise W2SError(f"split {split!r} of {source.origin} has no rows"
+                               + (f" after {source.prepared_by}" if source.prepared_by else ""),
+                               where=self.config.source_file, fix="check the data, process_docs and doc_filter")
+        first_split, first_rows = next(iter(source.splits.items()))
+        try:
+            class_names = self.builder.class_names(first_rows[0])
+        except W2SError as exc:
+            raise exc.at(source.row_location(first_split, 0)) from exc
         splits = make_splits(self.config, source, self.builder.build, seed=seed, limit=limit)
         return LoadedTask(self, source, splits, class_names)
 

@@ -14,6 +14,7 @@ is needed.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -26,12 +27,28 @@ from w2s_bench.chess.mates import GENERATOR_VERSION, generate_mates, verify_with
 from w2s_bench.errors import W2SError
 from w2s_bench.models.offline import cache_root
 from w2s_bench.progress import progress_bar
+from w2s_bench.tasks.data import read_jsonl
+
+log = logging.getLogger(__name__)
 
 ENV_VERIFY = "W2S_BENCH_VERIFY_CHESS"
 
 
 def cache_path(split: str, n: int, seed: int) -> Path:
     return cache_root() / "chess_mates" / f"v{GENERATOR_VERSION}-{split}-n{n}-seed{seed}.jsonl"
+
+
+def _cached_rows(path: Path, n: int) -> list[dict[str, Any]] | None:
+    """The cached rows, or None when the file is missing, unreadable or has the wrong number of rows
+    (a damaged cache file is regenerated, never used)."""
+    if not path.is_file():
+        return None
+    try:
+        rows = list(read_jsonl(path))
+    except W2SError as exc:
+        log.warning("regenerating %s: %s", path, exc)
+        return None
+    return rows if len(rows) == n else None
 
 
 def engine_path() -> str | None:
@@ -42,10 +59,8 @@ def engine_path() -> str | None:
 def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` rows of ``split``, from the cache when present (see the module docstring)."""
     path = cache_path(split, n, seed)
-    if path.is_file():
-        with jsonlines.open(path) as reader:
-            rows = list(reader)
-    else:
+    rows = _cached_rows(path, n)
+    if rows is None:
         with progress_bar(f"generating chess mates ({split})", n) as advance:
             rows = generate_mates(split, n, seed, advance=advance)
         path.parent.mkdir(parents=True, exist_ok=True)
