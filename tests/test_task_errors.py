@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,114 @@ def test_doc_filter_must_be_one_expression_and_process_docs_must_resolve(tmp_pat
     filtered = Task(load_task_config(write(tmp_path, GOOD + "doc_filter: '{{ label == 1 }}'\n")))
     loaded = filtered.load(seed=0, limit=50, data_dir=shared_data)
     assert {ex.label for ex in loaded.splits.test} == {1}
+
+
+@pytest.mark.parametrize("line, message", [
+    ("dataset_path: 7", "dataset_path: must be str, got 7"),
+    ("doc_to_text: [a, b]", "doc_to_text: must be str"),
+    ("doc_to_target: [1]", "doc_to_target: must be str | int"),
+    ("doc_to_target: true", "doc_to_target: must be str | int, got True"),
+    ("doc_to_choice: [no, yes]", "doc_to_choice: must be str | list[str] | None, got [False, True]"),  # YAML booleans
+    ("doc_to_choice: [negative]", "at least 2 distinct class names"),
+    ("doc_to_choice: [a, a]", "at least 2 distinct class names"),
+    ("doc_to_id: 3", "doc_to_id: must be str | None"),
+    ("dataset_kwargs: [revision]", "dataset_kwargs: must be dict[str, Any]"),
+    ("dataset_kwargs: {trust_remote_code: true}", "cannot turn on trust_remote_code"),
+    ("tag: {a: 1}", "tag: must be list[str]"),
+    ("binarize_choices: 'yes'", "binarize_choices: must be bool"),
+    ("metadata: [1]", "metadata: must be dict[str, Any]"),
+    ("metadata: {citation: x}", "metadata must be a mapping with a 'version'"),
+    ("task: 'a,b'", "task name 'a,b' may only have"),
+    ("task: 12", "task: must be str, got 12"),
+    ("split: {carve_fraction: abc}", "split.carve_fraction: must be float, got 'abc'"),
+    ("split: {split_seed: 1.5}", "split.split_seed: must be int, got 1.5"),
+    ("split: {balance_labels: 1}", "split.balance_labels: must be bool, got 1"),
+    ("split: {val_fraction: 1.5}", "val_fraction must be in [0, 1)"),
+    ("split: {7: 1}", "unknown field 7"),
+    ("split: [1]", "split must be a mapping"),
+    ("metric_list: acc", "metric_list must be a list"),
+    ("metric_list: [{metric: [acc]}]", "unknown metric"),
+    ("7: x", "unknown field 7"),
+    ("include: [a.yaml]", "include must be a file name"),
+    ("include: ''", "include must be a file name"),
+    ("include: .", "included file '.' not found"),
+])
+def test_a_field_of_the_wrong_type_names_the_field(tmp_path, line, message):
+    key = line.split(":")[0]
+    text = "\n".join(row for row in GOOD.splitlines() if not row.startswith(f"{key}:")) + f"\n{line}\n"
+    with pytest.raises(W2SError, match=re.escape(message)):
+        Task(load_task_config(write(tmp_path, text)))
+
+
+def test_unreadable_task_files_are_errors_not_tracebacks(tmp_path):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"task: x\n\xff\xfe\x00")
+    with pytest.raises(W2SError, match="not a UTF-8 text file"):
+        load_task_config(binary)
+    with pytest.raises(W2SError, match="cannot read the task file"):
+        load_task_config(tmp_path)  # a folder
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True))
+    with pytest.raises(W2SError, match="expands to more than"):
+        load_task_config(write(tmp_path, GOOD + bomb.replace("a: &a", "metadata_x: &a")))
+
+
+def test_a_user_task_cannot_override_a_shipped_one(tmp_path):
+    path = write(tmp_path, GOOD.replace("task: my_sentiment", "task: sst2"))
+    with pytest.raises(W2SError, match="task 'sst2' is also defined in .*sst2.yaml") as info:
+        TaskRegistry.discover([tmp_path])
+    assert info.value.where == str(path) and "rename" in info.value.fix
+
+
+def test_two_files_defining_one_task_name_both_two_folders_and_one(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    write(first, GOOD)
+    write(second, GOOD, "copy.yaml")
+    with pytest.raises(W2SError, match=f"also defined in {first / 'my_task.yaml'}"):
+        TaskRegistry.discover([first, second])
+    write(first, GOOD, "copy.yaml")
+    with pytest.raises(W2SError, match="task 'my_sentiment' is also defined in"):
+        TaskRegistry.discover([first])
+    # the same file reached twice (the same folder twice, or a file and its folder) is one definition
+    registry = TaskRegistry.discover([second, second, second / "copy.yaml"])
+    assert registry.expand(["my_sentiment"]) == ["my_sentiment"]
+
+
+def test_groups_refuse_cycles_duplicates_and_task_names(tmp_path):
+    write(tmp_path, "group: loop_a\ntask: [loop_b]\n", "a.yaml")
+    write(tmp_path, "group: loop_b\ntask: [loop_a]\n", "b.yaml")
+    registry = TaskRegistry.discover([tmp_path])
+    with pytest.raises(W2SError, match="group 'loop_a' contains itself"):
+        registry.expand(["loop_a"])
+    write(tmp_path, "group: loop_a\ntask: [sst2]\n", "c.yaml")
+    with pytest.raises(W2SError, match="group 'loop_a' is also defined in"):
+        TaskRegistry.discover([tmp_path])
+    other = tmp_path / "other"
+    other.mkdir()
+    write(other, GOOD.replace("task: my_sentiment", "task: my_sentiment\ntag: [sst2]"))
+    with pytest.raises(W2SError, match="'sst2' is both a task and a tag"):
+        TaskRegistry.discover([other])
+    write(other, "group: mine\ntask: [no_such_task]\n", "group.yaml")
+    write(other, GOOD)
+    with pytest.raises(W2SError, match="unknown task 'no_such_task'") as info:
+        TaskRegistry.discover([other]).expand(["mine"])
+    assert info.value.where.endswith("group.yaml")
+
+
+def test_deeply_nested_includes_are_an_error(tmp_path):
+    write(tmp_path, GOOD.replace("task: my_sentiment\n", ""), "base0.yaml")
+    for depth in range(1, 25):
+        write(tmp_path, f"include: base{depth - 1}.yaml\n", f"base{depth}.yaml")
+    with pytest.raises(W2SError, match="nested includes"):
+        load_task_config(write(tmp_path, "include: base24.yaml\ntask: deep\n"))
+    assert load_task_config(write(tmp_path, "include: base10.yaml\ntask: fine\n")).task == "fine"
+
+
+@pytest.mark.parametrize("line", ["dataset_path: ../../secrets", "dataset_path: /etc", "dataset_name: ../x"])
+def test_a_dataset_name_cannot_walk_out_of_the_data_dir(tmp_path, line):
+    key = line.split(":")[0]
+    text = "".join(row + "\n" for row in GOOD.splitlines() if not row.startswith(key)) + line + "\n"
+    with pytest.raises(W2SError, match=f"{key}: {key} .* is a path"):
+        load_task_config(write(tmp_path, text))

@@ -13,6 +13,9 @@ Jinja expression that keeps the rows for which it is true (e.g. a rating bucket)
 
 from __future__ import annotations
 
+import re
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -80,17 +83,50 @@ class TaskConfig:
 _FIELDS = {f.name for f in fields(TaskConfig)} - {"source_file"}
 _REQUIRED = {"task", "dataset_path", "test_split", "doc_to_text", "doc_to_target", "metadata"}
 _SPLIT_FIELDS = {f.name for f in fields(SplitConfig)}
+_TASK_NAME = re.compile(r"^[\w.\-]+$")  # --tasks splits on commas; names also become file names
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader, when built: 7x faster
+MAX_YAML_VALUES = 100_000
+MAX_INCLUDE_DEPTH = 20  # a task file is a few dozen values; YAML aliases can expand to billions
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one YAML file into a mapping, turning syntax errors into W2SError."""
+    """Parse one YAML file into a mapping, turning syntax and read errors into W2SError."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
-        raise W2SError(f"invalid YAML: {exc}", where=str(path), fix="check indentation and quoting") from exc
+        raise W2SError(f"invalid YAML: {_yaml_problem(exc)}", where=str(path), fix="check indentation and quoting") from exc
+    except UnicodeDecodeError as exc:
+        raise W2SError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", where=str(path)) from exc
+    except OSError as exc:
+        raise W2SError(f"cannot read the task file: {exc.strerror or exc}", where=str(path)) from exc
     if not isinstance(data, dict):
         raise W2SError("a task file must be a mapping of fields", where=str(path))
+    if _count_values(data) > MAX_YAML_VALUES:
+        raise W2SError(f"the file expands to more than {MAX_YAML_VALUES:,} values", where=str(path),
+                       fix="a task file needs no deeply nested YAML aliases (&anchor / *alias)")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the parser found and where (PyYAML's own message spans several lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f" ({exc.context})" if exc.context else ""
+        return f"{exc.problem}{context} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(exc).split())
+
+
+def _count_values(value: Any, budget: int = MAX_YAML_VALUES + 1) -> int:
+    """How many values the parsed YAML holds once aliases are expanded, counting at most ``budget``."""
+    count, stack = 0, [value]
+    while stack and count < budget:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return count
 
 
 def resolve_includes(path: Path, data: dict[str, Any], seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -98,9 +134,14 @@ def resolve_includes(path: Path, data: dict[str, Any], seen: tuple[Path, ...] = 
     include = data.get("include")
     if include is None:
         return data
+    if not isinstance(include, str) or not include.strip():
+        raise W2SError(f"include must be a file name, got {include!r}", where=f"{path}: include",
+                       fix="e.g. include: _base.yaml (relative to this file)")
     base_path = (path.parent / include).resolve()
     if base_path in seen:
         raise W2SError(f"include cycle through {base_path}", where=f"{path}: include")
+    if len(seen) >= MAX_INCLUDE_DEPTH:
+        raise W2SError(f"more than {MAX_INCLUDE_DEPTH} nested includes", where=f"{path}: include")
     if not base_path.is_file():
         raise W2SError(f"included file {include!r} not found", where=f"{path}: include",
                        fix=f"the path is relative to {path.parent}")
@@ -118,25 +159,39 @@ def parse_task_config(data: dict[str, Any], source: str) -> TaskConfig:
     for key in data:
         if key not in _FIELDS:
             raise W2SError(f"unknown field {key!r}", where=f"{source}: {key}",
-                           fix=did_you_mean(key, _FIELDS))
+                           fix=did_you_mean(str(key), _FIELDS))
     missing = sorted(_REQUIRED - data.keys())
     if missing:
         raise W2SError(f"missing required field(s) {', '.join(missing)}", where=source,
                        fix="see tasks/nlp/sst2.yaml for a complete example")
-    _check_type(data, "task", str, source)
+    if isinstance(data.get("tag"), str):
+        data["tag"] = [data["tag"]]
+    for key, value in data.items():
+        if key not in ("metric_list", "split"):  # parsed below, with their own messages
+            _check_type(key, value, _HINTS[key], source)
+    if not _TASK_NAME.match(data["task"]):
+        raise W2SError(f"task name {data['task']!r} may only have letters, digits, '_', '-' and '.'",
+                       where=f"{source}: task")
+    for key in ("dataset_path", "dataset_name"):
+        if isinstance(data.get(key), str) and (Path(data[key]).is_absolute() or ".." in Path(data[key]).parts):
+            raise W2SError(f"{key} {data[key]!r} is a path; it names a dataset (a hub id, or a folder of the data dir)",
+                           where=f"{source}: {key}", fix="e.g. dataset_path: stanfordnlp/sst2 (no '..', not absolute)")
+    if "trust_remote_code" in data.get("dataset_kwargs", {}):
+        raise W2SError("a task file cannot turn on trust_remote_code (it would run code from the dataset's repository)",
+                       where=f"{source}: dataset_kwargs.trust_remote_code", fix="remove it")
     _check_choice(data.get("output_type", "classification"), OUTPUT_TYPES, "output_type", source)
     _check_choice(data.get("family", "nlp"), FAMILIES, "family", source)
     if not isinstance(data["metadata"], dict) or "version" not in data["metadata"]:
         raise W2SError("metadata must be a mapping with a 'version'", where=f"{source}: metadata",
                        fix="add `metadata: {version: 1.0}` and bump it whenever a template changes")
-    if isinstance(data.get("tag"), str):
-        data["tag"] = [data["tag"]]
     data["metric_list"] = _parse_metrics(data.get("metric_list", [{"metric": "acc"}]), source)
     data["split"] = _parse_split(data.get("split", {}), source)
     output_type = data.get("output_type", "classification")
-    if output_type == "classification" and not isinstance(data.get("doc_to_choice"), list):
-        raise W2SError("classification tasks need doc_to_choice as a list of class names",
-                       where=f"{source}: doc_to_choice", fix='e.g. doc_to_choice: ["negative", "positive"]')
+    choices = data.get("doc_to_choice")
+    if output_type == "classification" and not (isinstance(choices, list) and len(set(choices)) == len(choices) >= 2):
+        raise W2SError(f"classification tasks need doc_to_choice as a list of at least 2 distinct class names, "
+                       f"got {choices!r}", where=f"{source}: doc_to_choice",
+                       fix='e.g. doc_to_choice: ["negative", "positive"]')
     if output_type != "classification" and data.get("doc_to_choice") is None:
         raise W2SError(f"{output_type} tasks need doc_to_choice (the candidates)",
                        where=f"{source}: doc_to_choice", fix='e.g. doc_to_choice: "{{[chosen, rejected]}}"')
@@ -149,9 +204,34 @@ def parse_task_config(data: dict[str, Any], source: str) -> TaskConfig:
     return TaskConfig(**data, source_file=source)
 
 
-def _check_type(data: dict[str, Any], key: str, kind: type, source: str) -> None:
-    if not isinstance(data[key], kind):
-        raise W2SError(f"{key} must be a {kind.__name__}, got {data[key]!r}", where=f"{source}: {key}")
+_HINTS = typing.get_type_hints(TaskConfig)
+_SPLIT_HINTS = typing.get_type_hints(SplitConfig)
+
+
+def _check_type(key: str, value: Any, hint: Any, source: str) -> None:
+    """Check a field's value against the dataclass's type hint: the one place the accepted types are written."""
+    if not _matches(value, hint):
+        shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
+        kind = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+        raise W2SError(f"must be {kind}, got {shown}", where=f"{source}: {key}",
+                       fix="quote values YAML reads as booleans or numbers, e.g. \"yes\"" if "str" in kind else None)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in args)
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if isinstance(value, bool):  # YAML's yes/no/true: never a number or a string
+        return hint is bool
+    if hint is float:
+        return isinstance(value, int | float)
+    return isinstance(value, hint)
 
 
 def _check_choice(value: Any, allowed: tuple[str, ...], key: str, source: str) -> None:
@@ -180,7 +260,9 @@ def _parse_split(split: Any, source: str) -> SplitConfig:
     for key in split:
         if key not in _SPLIT_FIELDS:
             raise W2SError(f"unknown field {key!r}", where=f"{source}: split.{key}",
-                           fix=did_you_mean(key, _SPLIT_FIELDS))
+                           fix=did_you_mean(str(key), _SPLIT_FIELDS))
+    for key, value in split.items():
+        _check_type(f"split.{key}", value, _SPLIT_HINTS[key], source)
     config = SplitConfig(**split)
     for name in ("carve_fraction", "val_fraction"):
         if not 0.0 <= getattr(config, name) < 1.0:
