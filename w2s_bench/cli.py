@@ -16,6 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from w2s_bench.errors import W2SError
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             return _leaderboard(argv)
         return _run(argv)
     except W2SError as exc:
-        console.print(f"[bold red]error[/] {exc}", highlight=False)
+        # escaped: a message quotes user input, which may hold rich markup ("[/x]"); soft-wrapped: one line
+        console.print(f"[bold red]error[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished runs are saved; rerun the same command to resume")
@@ -154,7 +156,7 @@ def _print_plan(plan: Plan, config: RunConfig) -> None:
     console = make_console()
     console.print(table)
     for weak, strong in plan.skipped_pairs:
-        console.print(f"skipped pair: weak {weak} is not smaller than strong {strong} (--all_pairs runs it)")
+        console.print(escape(f"skipped pair: weak {weak} is not smaller than strong {strong} (--all_pairs runs it)"))
 
 
 def _ls(argv: list[str]) -> int:
@@ -174,12 +176,13 @@ def _ls(argv: list[str]) -> int:
         for name in registry.names():
             config = registry.get(name).config
             sizes = local_split_sizes(config, args.data_dir)
-            table.add_row(name, config.family, config.output_type + (" (binarized)" if config.binarize_choices else ""),
-                          " / ".join(f"{s} {n:,}" for s, n in sizes.items()) if sizes is not None else "hub",
-                          config.version, ",".join(config.tag),
-                          config.dataset_path + (f" ({config.dataset_name})" if config.dataset_name else ""))
+            cells = (name, config.family, config.output_type + (" (binarized)" if config.binarize_choices else ""),
+                     " / ".join(f"{s} {n:,}" for s, n in sizes.items()) if sizes is not None else "hub",
+                     config.version, ",".join(config.tag),
+                     config.dataset_path + (f" ({config.dataset_name})" if config.dataset_name else ""))
+            table.add_row(*map(escape, cells))  # a user's task file may hold rich markup
         groups = ", ".join(f"{g} ({len(m)})" for g, m in sorted(registry.groups.items()))
-        table.caption = f"groups and tags: {groups}"
+        table.caption = escape(f"groups and tags: {groups}")
     elif args.what == "models":
         from w2s_bench.models import ALIASES
 
@@ -215,14 +218,14 @@ def _validate(argv: list[str]) -> int:
     for file in args.files:
         task = Task(load_task_config(Path(file)))
         if args.schema_only:
-            console.print(f"[green]ok[/] {file}: task {task.name!r} (schema)")
+            console.print(f"[green]ok[/] {escape(file)}: task {task.name!r} (schema)")
             continue
         loaded = task.load(seed=0, limit=50, data_dir=args.data_dir)
         first = loaded.splits.test[0]
-        console.print(f"[green]ok[/] {file}: task {task.name!r}, {loaded.num_classes} classes, data {loaded.source.origin}, "
-                      f"sizes with --limit 50 {loaded.splits.sizes()}")
-        console.print(f"  first test example: {first.texts[0][:200]!r} -> label {first.label} "
-                      f"({loaded.class_names[first.label]})", highlight=False)
+        console.print("[green]ok[/] " + escape(f"{file}: task {task.name!r}, {loaded.num_classes} classes, data "
+                                                 f"{loaded.source.origin}, sizes with --limit 50 {loaded.splits.sizes()}"))
+        console.print(escape(f"  first test example: {first.texts[0][:200]!r} -> label {first.label} "
+                             f"({loaded.class_names[first.label]})"), highlight=False)
     return 0
 
 

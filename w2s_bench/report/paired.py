@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from w2s_bench.metrics import Interval, _bootstrap_accuracies, _correct, _percentile_interval, seed_summary
@@ -132,7 +133,7 @@ def render_comparisons(rows: list[dict[str, Any]], console: Console | None = Non
         table.add_column(header, justify="left" if header in ("task", "weak", "strong", "method", "baseline", "note")
                          else "right")
     for row in rows:
-        table.add_row(*_cells(row))
+        table.add_row(*map(escape, _cells(row)))  # names come from the user: no rich markup
     (console or make_console()).print(table)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from w2s_bench.errors import W2SError, did_you_mean
@@ -224,9 +225,9 @@ def render_comparison(comparison: Comparison, console: Console | None = None, ve
             table.add_column(column, justify="right" if column in ("seed", "baseline", "new", "diff", "tolerance") else "left")
         for row in rows:
             style = "red" if row.failed else ("green" if row.status == "improved" else None)
-            table.add_row(*_cells(row), style=style)
+            table.add_row(*map(escape, _cells(row)), style=style)  # names come from results files: no markup
         console.print(table)
-    console.print(comparison.summary(), style="bold red" if comparison.failed else "green", highlight=False)
+    console.print(escape(comparison.summary()), style="bold red" if comparison.failed else "green", highlight=False)
 
 
 def comparison_markdown(comparison: Comparison, verbose: bool = False) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from w2s_bench.metrics import seed_summary
@@ -81,7 +82,7 @@ def render_rich(records: list[dict[str, Any]], console: Console | None = None) -
     for header, _ in TERMINAL:
         table.add_column(header, justify="left" if header in ("task", "weak", "strong", "method", "note") else "right")
     for row in aggregate(records):
-        table.add_row(*[fmt(row[key]) for _, key in TERMINAL])
+        table.add_row(*[escape(fmt(row[key])) for _, key in TERMINAL])  # user-given names: no rich markup
     (console or make_console()).print(table)
 
 
