@@ -107,11 +107,19 @@ def test_spelled_out_attribute_tricks_are_refused_without_data(hostile, capsys):
 
 @pytest.mark.parametrize("source", [
     "{{ 'a' * 10**10 }}", "{{ 10**10 * [1] }}", "{{ (2 ** (10**7)) > 1 }}", "{{ range(10**10) | list }}",
+    "{{ '%099999999d' | format(1) }}",  # made (100 MB, see the README), but refused as a value
     "x{% for i in range(100000) %}{% for j in range(100000) %}{{ text }}{% endfor %}{% endfor %}",
+    "x{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",  # no output, endless
+    "x{% for i in [0] * 5000000 %}{% for j in [0] * 5000000 %}{% endfor %}{% endfor %}",
 ])
-def test_templates_cannot_build_huge_values(source):
-    with pytest.raises(W2SError, match="my.yaml: doc_to_text"):
+def test_templates_cannot_build_huge_values_or_loop_endlessly(source):
+    with pytest.raises(W2SError, match="my.yaml: doc_to_text: refused by the template sandbox"):
         Template(source, "my.yaml: doc_to_text")({"text": "0123456789"})
+
+
+def test_the_item_budget_is_per_row():
+    template = Template("{% for i in range(100000) %}{% endfor %}{{ text }}", "f")
+    assert [template({"text": str(n)}) for n in range(150)] == [str(n) for n in range(150)]  # 15M items in all
 
 
 def test_what_templates_may_do_still_works():
@@ -128,7 +136,7 @@ def test_what_templates_may_do_still_works():
         assert Template(source, "f.yaml: doc_to_text")(row) == expected, source
 
 
-def test_a_long_row_renders_and_a_text_cap_applies_to_templates_only():
+def test_a_long_row_renders():
     long_text = "x" * (MAX_TEXT_CHARS // 2)
     assert Template("{{ text }}", "f")({"text": long_text}) == long_text
     assert Template("a: {{ text }}", "f")({"text": long_text}) == "a: " + long_text

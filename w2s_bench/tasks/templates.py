@@ -8,43 +8,69 @@ A task file is untrusted input (it may come from a stranger's pull request to a 
 templates are rendered by Jinja's immutable sandbox: a template can read the row's columns and
 compute with them, but not reach Python internals (``cycler.__init__.__globals__``,
 ``''.__class__``, ``"{0.__class__}".format(x)``, ``|attr('__class__')``: every attribute that
-starts with ``_``), modify a list or dict, or build huge values cheaply (the sandbox caps
-``range``; :class:`_TaskSandbox` caps ``*`` and ``**``, and a rendered text is capped at
-:data:`MAX_TEXT_CHARS`). Attribute tricks spelled out in the template are refused when it is
-compiled (``validate --schema_only`` catches them); the sandbox refuses everything else when a row
-is rendered. Either way the error names the file and field; the trick never runs.
+starts with ``_``), modify a list or dict, or make huge values or endless loops cheaply: one
+rendering may make at most :data:`MAX_TEMPLATE_ITEMS` items with ``range`` and ``*`` together (so
+nested loops over ranges stop too), ``**`` at most :data:`MAX_POWER_BITS` bits, and a template's
+text at most :data:`MAX_TEXT_CHARS` characters. Attribute tricks spelled out in the template are
+refused when it is compiled (``validate --schema_only`` catches them); the sandbox refuses everything
+else when a row is rendered. Either way the error names the file and field; the trick never runs.
 """
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
 from w2s_bench.errors import W2SError, did_you_mean
 
-MAX_VALUE_SIZE = 1_000_000  # items a template may build with `*` (a string's characters, a list's items)
+MAX_TEMPLATE_ITEMS = 10_000_000  # items one rendering may make with range() and `*` (a string's characters, a list's items)
 MAX_POWER_BITS = 100_000  # bits of an integer a template may build with `**`
-MAX_TEXT_CHARS = 10_000_000  # characters a text template may render (real rows are far shorter)
+MAX_TEXT_CHARS = 10_000_000  # characters a template may give (real rows are far shorter)
 SANDBOX_FIX = ("a template may read the row's columns and compute with them; attributes starting with '_', "
                "changes to lists or dicts and huge values are refused")
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
+_items_made = contextvars.ContextVar("template_items_made", default=0)  # in the rendering under way
+
+
+def _make_items(count: int) -> None:
+    """Count items the rendering under way makes; refuse past MAX_TEMPLATE_ITEMS."""
+    total = _items_made.get() + max(count, 0)
+    if total > MAX_TEMPLATE_ITEMS:
+        raise SecurityError(f"the template makes more than the {MAX_TEMPLATE_ITEMS:,} items (range, *) one row may use")
+    _items_made.set(total)
+
+
+def _counted_range(*args: int) -> range:
+    try:
+        numbers = safe_range(*args)  # the sandbox's range: at most 100,000 items per call
+    except OverflowError as exc:
+        raise SecurityError(str(exc)) from exc
+    _make_items(len(numbers))
+    return numbers
 
 
 class _TaskSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, plus caps on the two operators that turn a short template into a
-    huge value (``'a' * 10**10``, ``9 ** 10**10``); the sandbox itself caps ``range``."""
+    """Jinja's immutable sandbox, plus a budget for the operators that turn a short template into a
+    huge value (``'a' * 10**10``, ``9 ** (10**10)``) and for ``range`` (loops inside loops)."""
 
     intercepted_binops = frozenset({"*", "**"})
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["range"] = _counted_range
+        del self.globals["lipsum"]  # lorem ipsum has no use in a task and makes text of any length
+
     def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
         if op == "*":
-            _check_repeat(left, right)
-            _check_repeat(right, left)
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, str | list | tuple) and _is_int(times):
+                    _make_items(len(sequence) * times)
         elif _is_int(left) and _is_int(right) and abs(left) > 1 and right > 0:
             if abs(left).bit_length() * right > MAX_POWER_BITS:
                 raise SecurityError(f"{left} ** {right} is larger than the {MAX_POWER_BITS:,} bits a template may build")
@@ -55,14 +81,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_repeat(sequence: Any, times: Any) -> None:
-    if isinstance(sequence, str | list | tuple) and _is_int(times) and len(sequence) * times > MAX_VALUE_SIZE:
-        raise SecurityError(f"repeating a sequence of {len(sequence)} items {times} times is more than "
-                            f"the {MAX_VALUE_SIZE:,} items a template may build")
-
-
 _ENV = _TaskSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
-del _ENV.globals["lipsum"]  # lorem ipsum has no use in a task and makes text of any length
 
 
 def is_single_expression(source: object) -> bool:
@@ -91,10 +110,13 @@ class Template:
                            fix="templates use {{ column }} for values and {% if %} for logic") from exc
 
     def __call__(self, row: dict[str, Any]) -> Any:
+        budget = _items_made.set(0)
         try:
             if self._expression is not None:
                 value = self._expression(**row)
                 _raise_if_undefined(value)
+                if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+                    raise SecurityError(f"the template gives a text longer than {MAX_TEXT_CHARS:,} characters")
                 return value
             if self._text is not None:
                 return _render_capped(self._text.generate(**row))
@@ -114,6 +136,8 @@ class Template:
             raise W2SError("the template ran out of memory", where=self.where, fix=SANDBOX_FIX) from exc
         except Exception as exc:  # a template error on a row, e.g. 1 / 0 or a string plus a number
             raise W2SError(f"the template failed on a row: {type(exc).__name__}: {exc}", where=self.where) from exc
+        finally:
+            _items_made.reset(budget)
         return self._static
 
 
@@ -149,7 +173,7 @@ def _render_capped(chunks: Iterator[str]) -> str:
     for chunk in chunks:
         size += len(chunk)
         if size > MAX_TEXT_CHARS:
-            raise SecurityError(f"the rendered text is longer than {MAX_TEXT_CHARS:,} characters")
+            raise SecurityError(f"the template gives a text longer than {MAX_TEXT_CHARS:,} characters")
         parts.append(chunk)
     return "".join(parts)
 
