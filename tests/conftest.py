@@ -89,3 +89,11 @@ def keyword_task(tmp_path: Path) -> tuple[Path, Path]:
     from fakes import write_keyword_task
 
     return write_keyword_task(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def small_mirror(tmp_path_factory) -> Path:
+    """A data dir with a small ``local/keywords`` split pair (tests/fakes.py)."""
+    from fakes import write_small_keyword_mirror
+
+    return write_small_keyword_mirror(tmp_path_factory.mktemp("small_mirror"))

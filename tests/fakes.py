@@ -46,9 +46,24 @@ def write_keyword_task(tmp_path: Path) -> tuple[Path, Path]:
                 handle.write(json.dumps({"text": " ".join(words) + f" {split}{i}", "label": label}) + "\n")
     tasks = tmp_path / "tasks"
     tasks.mkdir()
-    (tasks / "keywords.yaml").write_text(
-        "task: keywords\ndataset_path: local/keywords\ntraining_split: train\ntest_split: test\n"
-        "doc_to_text: '{{ text }}'\ndoc_to_choice: [bad, good]\ndoc_to_target: '{{ label }}'\nmetadata: {version: 1}\n")
+    (tasks / "keywords.yaml").write_text(keyword_task_yaml())
     return tmp_path / "data", tasks
+
+
+def keyword_task_yaml(task: str = "keywords", dataset_path: str = "local/keywords") -> str:
+    """The keyword task's YAML, optionally under another name or dataset folder."""
+    return (f"task: {task}\ndataset_path: {dataset_path}\ntraining_split: train\ntest_split: test\n"
+            "doc_to_text: '{{ text }}'\ndoc_to_choice: [bad, good]\ndoc_to_target: '{{ label }}'\nmetadata: {version: 1}\n")
+
+
+def write_small_keyword_mirror(root: Path) -> Path:
+    """A data dir with a 60 + 30 row ``local/keywords`` (the keyword task's columns), for tests that need
+    data to reach the templates but not to train well; returns ``root``."""
+    folder = root / "local" / "keywords"
+    folder.mkdir(parents=True)
+    for split, n in (("train", 60), ("test", 30)):
+        rows = [json.dumps({"text": f"w{i} {'good' if i % 2 else 'bad'} {split}", "label": i % 2}) for i in range(n)]
+        (folder / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    return root
 
 

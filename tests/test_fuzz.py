@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fakes import write_small_keyword_mirror
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -134,11 +135,7 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("W2S_BENCH_DATA_DIR", raising=False)
     monkeypatch.setenv("COLUMNS", "1000")  # one error per line, not wrapped by rich
-    data = tmp_path / "data" / "local" / "keywords"
-    data.mkdir(parents=True)
-    for split, n in (("train", 60), ("test", 30)):
-        rows = [json.dumps({"text": f"w{i} {'good' if i % 2 else 'bad'} {split}", "label": i % 2}) for i in range(n)]
-        (data / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    write_small_keyword_mirror(tmp_path / "data")
     marker = Path(tempfile.gettempdir()) / MARKER_NAME
     marker.unlink(missing_ok=True)
     yield tmp_path

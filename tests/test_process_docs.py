@@ -9,31 +9,18 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import keyword_task_yaml
 
 from w2s_bench.cli import main
 from w2s_bench.errors import W2SError
 from w2s_bench.tasks import Task, load_task_config
 
-TASK = """\
-task: processed
-dataset_path: local/keywords
-training_split: train
-test_split: test
-doc_to_text: "{{ text }}"
-doc_to_choice: [bad, good]
-doc_to_target: "{{ label }}"
-metadata: {version: 1}
-"""
+TASK = keyword_task_yaml("processed")
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    (root / "local" / "keywords").mkdir(parents=True)
-    for split, n in (("train", 60), ("test", 30)):
-        rows = [json.dumps({"text": f"w{i} {'good' if i % 2 else 'bad'} {split}", "label": i % 2}) for i in range(n)]
-        (root / "local" / "keywords" / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
-    return root
+@pytest.fixture
+def data_dir(small_mirror) -> Path:
+    return small_mirror
 
 
 def task_file(folder: Path, process_docs: str) -> Path:

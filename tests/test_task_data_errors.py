@@ -7,22 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import keyword_task_yaml
 
 from w2s_bench.cli import main
 from w2s_bench.errors import W2SError
 from w2s_bench.tasks import Task, load_task_config
 from w2s_bench.tasks.data import local_split_sizes
 
-TASK = """\
-task: careless
-dataset_path: local/careless
-training_split: train
-test_split: test
-doc_to_text: "{{ text }}"
-doc_to_choice: [bad, good]
-doc_to_target: "{{ label }}"
-metadata: {version: 1}
-"""
+TASK = keyword_task_yaml("careless", "local/careless")
 
 
 def good_lines(split: str, n: int) -> list[bytes]:

@@ -8,7 +8,6 @@ task still renders exactly as before is checked in test_task_library.py.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -48,19 +47,8 @@ def _task_yaml(field: str, expression: str) -> str:
             "metadata: {version: 1}\n")
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """A small local mirror with the keyword task's columns (tests/fakes.py writes a larger one)."""
-    root = tmp_path_factory.mktemp("data")
-    (root / "local" / "keywords").mkdir(parents=True)
-    for split, n in (("train", 60), ("test", 30)):
-        rows = [json.dumps({"text": f"w{i} {'good' if i % 2 else 'bad'} {split}", "label": i % 2}) for i in range(n)]
-        (root / "local" / "keywords" / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
-    return root
-
-
 @pytest.fixture
-def hostile(tmp_path, data_dir):
+def hostile(tmp_path, small_mirror):
     """write(field, payload) -> (yaml path, marker path), with the data's folder as .data_dir."""
     folder = tmp_path / "hostile"
     folder.mkdir()
@@ -71,7 +59,7 @@ def hostile(tmp_path, data_dir):
         path.write_text(_task_yaml(field, payload.format(marker=marker)))
         return path, marker
 
-    write.data_dir = data_dir
+    write.data_dir = small_mirror
     return write
 
 
