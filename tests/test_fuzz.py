@@ -293,3 +293,40 @@ def test_compare_survives_records_with_odd_values(workspace, capsys, metrics, ke
         code, err = run_cli(argv, capsys)
         assert "Traceback" not in err, f"{argv}\n{odd}\n{err}"
         assert code in (0, 1, 2), f"{odd}: exit code {code}\n{err}"
+
+
+# Inputs the engine must refuse before training (issue 17, items 6 and 7), which this branch leaves to
+# the engine work: today each exits 0 in a dry run (checked too late) or raises a traceback. strict:
+# once the engine checks land these pass, and the marker must go.
+ENGINE_CHECKS = {
+    "limit 0": ["--limit", "0"], "negative limit": ["--limit", "-1"], "unavailable device": ["--device", "cuda:99"],
+    "baseline not in the run": ["--baseline", "nosuch"], "no resamples": ["--n_resamples", "0"],
+    "output path is a file": ["--output_path", "{file}"], "cache dir is a file": ["--use_cache", "{file}"],
+    "temperature=abc": ["--methods", "naive(temperature=abc)"], "seeds=abc": ["--methods", "ensemble(seeds=abc)"],
+    "tfidf pooling": ["--weak_args", "pooling=mean"],
+}
+
+
+@pytest.mark.parametrize("seeds", ["-1", "0,-5", "4294967296", ",", "1.5"])
+def test_seeds_the_models_cannot_take_are_refused_by_the_parser(workspace, capsys, seeds):
+    """A negative seed once passed the plan and crashed scikit-learn after the weak model's training."""
+    _results_files(workspace)
+    argv = ["--tasks", "keywords", "--include_path", str(workspace / "tasks"), "--data_dir", str(workspace / "data"),
+            "--weak", "tfidf", "--strong", "tfidf", "--quiet", "--no_cache", "--seeds", seeds]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and "--seeds" in err
+    assert_clean_exit(argv, code, err)
+
+
+@pytest.mark.xfail(strict=True, reason="engine checks before training: issue 17 items 6-7 (harden-engine branch)")
+@pytest.mark.parametrize("options", ENGINE_CHECKS.values(), ids=ENGINE_CHECKS.keys())
+def test_engine_inputs_are_refused_by_the_plan(workspace, capsys, options):
+    _results_files(workspace)
+    argv = ["--tasks", "keywords", "--include_path", str(workspace / "tasks"), "--data_dir", str(workspace / "data"),
+            "--weak", "tfidf", "--strong", "tfidf", "--quiet", "--dry_run",
+            *[o.format(file=workspace / "garbage.json") for o in options]]
+    if "--use_cache" not in options:
+        argv.append("--no_cache")
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    assert_clean_exit(argv, code, err)

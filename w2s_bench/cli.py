@@ -33,9 +33,12 @@ def _list(text: str) -> list[str]:
 
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in _list(text)]
+        seeds = [int(s) for s in _list(text)]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--seeds takes integers like 0,1,2, got {text!r}") from exc
+    if not seeds or not all(0 <= s < 2**32 for s in seeds):  # what numpy and scikit-learn accept as a seed
+        raise argparse.ArgumentTypeError(f"--seeds takes integers in [0, 2**32) like 0,1,2, got {text!r}")
+    return seeds
 
 
 def run_parser() -> argparse.ArgumentParser:
