@@ -31,7 +31,7 @@ def timed_sweep(label: str, config: RunConfig) -> tuple[float, dict[str, tuple]]
     counts = ", ".join(f"{step} {sweep.store_counts[f'{step} computed']} trained / "
                        f"{sweep.store_counts[f'{step} reused']} reused" for step in STEPS)
     print(f"{label:<22} {seconds:8.1f} s   {len(sweep.records)} runs   {counts}")
-    return seconds, {r["key"]: tuple(r["metrics"][m] for m in METRICS) for r in sweep.records}
+    return seconds, {r.key: tuple(r.metrics[m] for m in METRICS) for r in sweep.records}
 
 
 def main(argv: list[str] | None = None) -> int:

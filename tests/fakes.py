@@ -67,3 +67,39 @@ def write_small_keyword_mirror(root: Path) -> Path:
     return root
 
 
+def fake_record(*, task: str = "t", weak: str = "w", strong: str = "s", method: str = "naive", seed: int = 0,
+                supervision=None, task_metrics: tuple[str, ...] = (), **metrics):
+    """A complete, valid run record with hand-set metrics (the rest of the protocol's metrics get plausible
+    values), for tests of what reads records: tables, plots, comparisons, ``compare``."""
+    from w2s_bench.records import (
+        ArtefactRef,
+        CellConfig,
+        DataInfo,
+        GitState,
+        Hardware,
+        Provenance,
+        RunRecord,
+        SingleSupervision,
+        SplitSizes,
+    )
+    from w2s_bench.results import run_key
+
+    defaults = {"n_test": 100, "n_classes": 2, "weak_acc": 0.6, "ceiling_acc": 0.8, "w2s_acc": 0.7,
+                **{f"{m}_acc_ci": [0.5, 0.9] for m in ("weak", "ceiling", "w2s")}, "pgr": 0.5, "pgr_ci": [0.2, 0.8],
+                "pgr_flag": None, "gap": 0.2, "gap_ci": [0.1, 0.3], "agreement": 0.9, "agreement_weak_right": 0.95,
+                "agreement_weak_wrong": 0.8, "gain_sq": 0.02, "misfit_sq": 0.01, "gain_kl": 0.05, "misfit_kl": 0.03,
+                "misfit_ratio_sq": 2.0, "misfit_ratio_kl": 1.7}
+    config = CellConfig(task=task, task_version="1", task_hash="0" * 16, weak_model={"name": weak},
+                        strong_model={"name": strong}, method=method, method_params={}, seed=seed, limit=None,
+                        n_resamples=100, min_gap=0.01, task_metrics=list(task_metrics))
+    data = DataInfo(origin="memory", fingerprint="0" * 32,
+                    sizes=SplitSizes(train_a=90, val_a=10, train_b=90, val_b=10, test=100), class_names=["a", "b"])
+    provenance = Provenance(versions={}, python="3", platform="test", git=GitState(commit=None, dirty=None),
+                            hardware=Hardware(cpu="cpu", cpu_count=1, memory_gb=None, gpus=[], torch_threads=1),
+                            created="2025-01-01T00:00:00+00:00")
+    return RunRecord(kind="classification", key=run_key(task, weak, strong, method, seed), task=task, weak=weak,
+                     strong=strong, method=method, seed=seed, metrics={**defaults, **metrics}, config=config, data=data,
+                     supervision=supervision or SingleSupervision(label_accuracy=0.7),
+                     training={"weak": None, "ceiling": None, "w2s": None},
+                     artefacts={s: ArtefactRef(key=s, reused=False) for s in ("weak", "ceiling", "w2s")},
+                     seconds={"cell": 0.0}, provenance=provenance)

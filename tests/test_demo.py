@@ -15,8 +15,8 @@ def test_demo_shows_a_real_gap_and_a_defined_pgr(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "w2s_demo_sentiment" in table and "minilm-l6" in table
     records = w2s_bench.run(output_path=str(tmp_path))  # rebuilt from the artefact cache: no training
-    assert all(a["reused"] for a in records[0]["artefacts"].values())
-    m = records[0]["metrics"]
+    assert all(a.reused for a in records[0].artefacts.values())
+    m = records[0].metrics
     assert m["ceiling_acc"] - m["weak_acc"] >= 0.05
     assert m["pgr"] is not None and m["pgr_ci"][0] <= m["pgr"] <= m["pgr_ci"][1]
     assert m["w2s_acc"] > m["weak_acc"]  # measured: weak 0.771, w2s 0.821, ceiling 0.942 (seed 0)

@@ -63,12 +63,12 @@ def test_ensemble_through_the_runner_gives_better_labels_and_a_better_student(ke
     records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=[seeded_oracle], strong=["tfidf"],
                             methods=["naive", "ensemble(seeds=5,combine=vote)"], data_dir=str(data_dir), n_resamples=100)
     naive, ensemble = records
-    members = ensemble["supervision"]["members"]
-    assert len(members) == 5 and len({m["test_acc"] for m in members}) > 1  # distinct, independent supervisors
-    assert all(m["test_acc"] < 0.75 for m in members)
-    assert ensemble["supervision"]["supervisor_test_acc"] > max(m["test_acc"] for m in members) + 0.08
-    assert ensemble["supervision"]["label_accuracy"] > naive["supervision"]["label_accuracy"] + 0.08
-    assert ensemble["metrics"]["weak_acc"] == naive["metrics"]["weak_acc"]  # same reference supervisor: comparable rows
+    members = ensemble.supervision.members
+    assert len(members) == 5 and len({m.test_acc for m in members}) > 1  # distinct, independent supervisors
+    assert all(m.test_acc < 0.75 for m in members)
+    assert ensemble.supervision.supervisor_test_acc > max(m.test_acc for m in members) + 0.08
+    assert ensemble.supervision.label_accuracy > naive.supervision.label_accuracy + 0.08
+    assert ensemble.metrics["weak_acc"] == naive.metrics["weak_acc"]  # same reference supervisor: comparable rows
 
 
 class LabelRecorder:
@@ -109,9 +109,9 @@ def test_bootstrap_passes_labels_link_to_link_without_self_labelling(keyword_tas
     # ... and the student learns the link's predictions (not the weak labels) on all of train_b
     assert {ex.id for ex in student} == {ex.id for ex in fold_0 + fold_1}
     assert np.allclose(student_targets, LabelRecorder.rule(student))
-    chain = record["supervision"]["chain"]
-    assert [link["model"] for link in chain] == ["oracle", "recorder"]
-    assert 0.62 < chain[0]["label_acc"] < 0.78  # the oracle's 30% flips
+    chain = record.supervision.chain
+    assert [link.model for link in chain] == ["oracle", "recorder"]
+    assert 0.62 < chain[0].label_acc < 0.78  # the oracle's 30% flips
 
 
 def test_bootstrap_without_via_says_how_to_give_the_chain(keyword_task):
@@ -148,9 +148,9 @@ def test_a_bootstrap_link_that_sees_through_the_noise_hands_on_cleaner_labels(ke
     register("oracle", NoisyOracle, "keyword rule with 30% flips")
     naive, chained = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["oracle"], strong=["tfidf"],
                                    methods=["naive", "bootstrap(via=tfidf)"], data_dir=str(data_dir), n_resamples=100)
-    weak_link, middle_link = chained["supervision"]["chain"]
+    weak_link, middle_link = chained.supervision.chain
     # the link (trained on half of train_b with 30% flipped labels) learned the rule more than the flips:
     # measured 0.71 -> 0.85
-    assert weak_link["label_acc"] < 0.78 and middle_link["label_acc"] > weak_link["label_acc"] + 0.1
-    assert chained["supervision"]["label_accuracy"] == middle_link["label_acc"]
-    assert chained["metrics"]["w2s_acc"] >= naive["metrics"]["w2s_acc"] - 0.01
+    assert weak_link.label_acc < 0.78 and middle_link.label_acc > weak_link.label_acc + 0.1
+    assert chained.supervision.label_accuracy == middle_link.label_acc
+    assert chained.metrics["w2s_acc"] >= naive.metrics["w2s_acc"] - 0.01

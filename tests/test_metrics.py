@@ -14,6 +14,7 @@ from w2s_bench.metrics import (
     accuracy,
     agreement,
     auroc,
+    correctness,
     expected_calibration_error,
     gain_and_misfit,
     paired_bootstrap,
@@ -218,14 +219,18 @@ def nested_run(n: int, weak_frac=0.6, ceiling_frac=0.8, w2s_frac=0.7):
     return weak, ceiling, w2s, labels
 
 
+def scores(weak, ceiling, w2s, labels):
+    """Per-example correctness of each model: the scores PGR and its bootstrap work on."""
+    return [correctness(p, labels) for p in (weak, ceiling, w2s)]
+
+
 def test_bootstrap_intervals_contain_point_estimates():
-    weak, ceiling, w2s, labels = nested_run(1000)
-    b = paired_bootstrap(weak, ceiling, w2s, labels, n_resamples=500, seed=1)
+    b = paired_bootstrap(*scores(*nested_run(1000)), n_resamples=500, seed=1)
     assert isinstance(b["pgr_ci"], Interval)
     assert b["pgr_flag"] is None
-    assert b["weak_acc_ci"].low <= 0.6 <= b["weak_acc_ci"].high
-    assert b["ceiling_acc_ci"].low <= 0.8 <= b["ceiling_acc_ci"].high
-    assert b["w2s_acc_ci"].low <= 0.7 <= b["w2s_acc_ci"].high
+    assert b["weak_ci"].low <= 0.6 <= b["weak_ci"].high
+    assert b["ceiling_ci"].low <= 0.8 <= b["ceiling_ci"].high
+    assert b["w2s_ci"].low <= 0.7 <= b["w2s_ci"].high
     assert b["gap_ci"].low <= 0.2 <= b["gap_ci"].high
     assert b["pgr_ci"].low <= 0.5 <= b["pgr_ci"].high
     assert b["pgr_ci"].high - b["pgr_ci"].low < 0.3
@@ -233,17 +238,17 @@ def test_bootstrap_intervals_contain_point_estimates():
 
 def test_bootstrap_is_reproducible_and_seed_dependent():
     weak, ceiling, w2s, labels = nested_run(200)
-    a = paired_bootstrap(weak, ceiling, w2s, labels, n_resamples=200, seed=3)
-    b = paired_bootstrap(weak, ceiling, w2s, labels, n_resamples=200, seed=3)
-    c = paired_bootstrap(weak, ceiling, w2s, labels, n_resamples=200, seed=4)
+    a = paired_bootstrap(*scores(weak, ceiling, w2s, labels), n_resamples=200, seed=3)
+    b = paired_bootstrap(*scores(weak, ceiling, w2s, labels), n_resamples=200, seed=3)
+    c = paired_bootstrap(*scores(weak, ceiling, w2s, labels), n_resamples=200, seed=4)
     assert a == b
     assert a != c
 
 
 def test_bootstrap_ci_shrinks_with_more_examples():
-    small = paired_bootstrap(*nested_run(200), n_resamples=1000, seed=0)
-    large = paired_bootstrap(*nested_run(5000), n_resamples=1000, seed=0)
-    for key in ("weak_acc_ci", "gap_ci", "pgr_ci"):
+    small = paired_bootstrap(*scores(*nested_run(200)), n_resamples=1000, seed=0)
+    large = paired_bootstrap(*scores(*nested_run(5000)), n_resamples=1000, seed=0)
+    for key in ("weak_ci", "gap_ci", "pgr_ci"):
         w_small = small[key].high - small[key].low
         w_large = large[key].high - large[key].low
         # width ~ 1/sqrt(n): 25x the data should give about 1/5 the width
@@ -255,7 +260,7 @@ def test_paired_bootstrap_uses_the_same_indices_for_all_models():
     # the gap is never negative; resampling each model separately would give a gap CI with a
     # standard error of ~0.022 that reaches below 0.
     weak, ceiling, w2s, labels = nested_run(1000, weak_frac=0.5, ceiling_frac=0.53, w2s_frac=0.52)
-    b = paired_bootstrap(weak, ceiling, w2s, labels, n_resamples=1000)
+    b = paired_bootstrap(*scores(weak, ceiling, w2s, labels), n_resamples=1000)
     assert b["gap_ci"].low > 0.015
     assert b["pgr_flag"] is None
 
@@ -270,7 +275,7 @@ def test_non_significant_gap_gives_no_pgr():
     ceiling = probs_with_correct(labels, idx >= 38)
     w2s = probs_with_correct(labels, idx < 61)
     assert pgr(0.60, 0.62, 0.61).value is not None
-    b = paired_bootstrap(weak, ceiling, w2s, labels)
+    b = paired_bootstrap(*scores(weak, ceiling, w2s, labels))
     assert b["gap_ci"].low <= 0
     assert b["pgr_ci"] is None
     assert b["pgr_flag"] == "gap_not_significant"
@@ -283,7 +288,7 @@ def test_non_significant_gap_gives_no_pgr():
 
 def test_bootstrap_guard_when_ceiling_below_weak():
     weak, ceiling, w2s, labels = nested_run(500, weak_frac=0.8, ceiling_frac=0.6, w2s_frac=0.7)
-    b = paired_bootstrap(weak, ceiling, w2s, labels, n_resamples=200)
+    b = paired_bootstrap(*scores(weak, ceiling, w2s, labels), n_resamples=200)
     assert b["pgr_ci"] is None
     assert b["pgr_flag"] == "ceiling_below_weak"
     m = run_metrics(weak, ceiling, w2s, labels, n_resamples=200)
@@ -334,7 +339,7 @@ REQUIRED_KEYS = {
 
 def test_run_metrics_binary_values_and_json():
     weak, ceiling, w2s, labels = nested_run(1000)
-    m = run_metrics(weak, ceiling, w2s, labels, n_resamples=300)
+    m = run_metrics(weak, ceiling, w2s, labels, task_metrics=["auroc", "ece"], n_resamples=300)
     assert REQUIRED_KEYS <= m.keys()
     assert m["weak_acc"] == pytest.approx(0.6)
     assert m["ceiling_acc"] == pytest.approx(0.8)
@@ -355,7 +360,7 @@ def test_run_metrics_binary_values_and_json():
 def test_run_metrics_multiclass_with_undefined_pgr_is_json_safe():
     labels = np.array([0, 1, 2, 0, 1, 2])
     same = probs_from_preds([0, 1, 2, 0, 1, 0], k=3)
-    m = run_metrics(same, same, same, labels, n_resamples=50)
+    m = run_metrics(same, same, same, labels, task_metrics=["auroc"], n_resamples=50)
     assert m["weak_auroc"] is None
     assert m["pgr"] is None and m["pgr_flag"] == "gap_too_small" and m["pgr_ci"] is None
     assert m["misfit_ratio_sq"] is None

@@ -7,24 +7,24 @@ import math
 
 import numpy as np
 import pytest
+from fakes import fake_record
 from rich.console import Console
 
-from w2s_bench.report import comparisons_to_markdown, method_comparisons, render_comparisons
+from w2s_bench.metrics import compare_methods
+from w2s_bench.records import ClassificationSample, to_json
+from w2s_bench.report import comparisons_to_markdown, render_comparisons
 
 N = 300
 LABELS = np.arange(N) % 2
 
 
 def run(method: str, seed: int, right: np.ndarray, pgr: float | None = 0.5, ids: list[str] | None = None,
-        task: str = "t") -> tuple[dict, list[dict]]:
+        task: str = "t"):
     """A run record and its sample rows for a w2s model that is right exactly where ``right`` is True."""
-    key = f"{task}__w__s__{method}__seed{seed}"
     preds = np.where(right, LABELS, 1 - LABELS)
-    rows = [{"id": (ids or [f"ex{i}" for i in range(N)])[i], "label": int(LABELS[i]), "weak": [0.5, 0.5],
-             "ceiling": [0.5, 0.5], "w2s": [0.9, 0.1] if p == 0 else [0.1, 0.9]} for i, p in enumerate(preds)]
-    record = {"task": task, "weak": "w", "strong": "s", "method": method, "seed": seed, "key": key,
-              "metrics": {"w2s_acc": float(right.mean()), "pgr": pgr}}
-    return record, rows
+    rows = [ClassificationSample(id=(ids or [f"ex{i}" for i in range(N)])[i], label=int(LABELS[i]), weak=[0.5, 0.5],
+                                 ceiling=[0.5, 0.5], w2s=[0.9, 0.1] if p == 0 else [0.1, 0.9]) for i, p in enumerate(preds)]
+    return fake_record(task=task, method=method, seed=seed, w2s_acc=float(right.mean()), pgr=pgr), rows
 
 
 def baseline_right(seed: int) -> np.ndarray:
@@ -48,12 +48,12 @@ def broken(right: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def collect(*runs: tuple[dict, list[dict]]) -> tuple[list[dict], dict[str, list[dict]]]:
-    return [r for r, _ in runs], {r["key"]: rows for r, rows in runs}
+def collect(*runs):
+    return [r for r, _ in runs], {r.key: rows for r, rows in runs}
 
 
-def by_method(rows: list[dict]) -> dict[str, dict]:
-    return {row["method"]: row for row in rows}
+def by_method(rows):
+    return {row.method: row for row in rows}
 
 
 def test_fixing_30_of_the_errors_on_every_seed_is_better_by_a_tenth():
@@ -64,22 +64,23 @@ def test_fixing_30_of_the_errors_on_every_seed_is_better_by_a_tenth():
                  run("same", seed, base, pgr=0.4), run("bad", seed, broken(base, 30))]
     records, samples = collect(*runs)
     for record in records:  # pairing is by sample id, not by position
-        if record["method"] == "logconf":
-            samples[record["key"]] = samples[record["key"]][::-1]
-    rows = by_method(method_comparisons(records, samples, n_resamples=200))
+        if record.method == "logconf":
+            samples[record.key] = samples[record.key][::-1]
+    rows = by_method(compare_methods(records, samples, n_resamples=200))
     assert set(rows) == {"logconf", "same", "bad"}
 
     better = rows["logconf"]
-    assert better["baseline"] == "naive" and better["seeds"] == [0, 1, 2] and better["ci_kind"] == "seeds"
-    assert better["w2s_acc_diff"] == pytest.approx(0.1)
-    assert better["w2s_acc_diff_ci"][0] > 0 and better["verdict"] == "better"
-    assert better["pgr_diff"] == pytest.approx(0.2) and better["n_disagree"] == [30, 30, 30] and better["note"] == ""
+    assert better.baseline == "naive" and better.seeds == [0, 1, 2] and better.ci_kind == "seeds"
+    assert better.diff == pytest.approx(0.1)
+    assert better.diff_ci[0] > 0 and better.verdict == "better"
+    assert better.pgr_diff == pytest.approx(0.2) and better.n_disagree == [30, 30, 30] and better.note == ""
 
     same = rows["same"]
-    assert same["w2s_acc_diff"] == 0 and same["w2s_acc_diff_ci"] == [0, 0] and same["verdict"] == "no difference"
-    assert same["n_disagree"] == [0, 0, 0] and same["pgr_diff"] == pytest.approx(0.0)
-    assert rows["bad"]["w2s_acc_diff"] == pytest.approx(-0.1) and rows["bad"]["verdict"] == "worse"
-    json.dumps(list(rows.values()), allow_nan=False)
+    assert same.diff == 0 and same.diff_ci == [0, 0] and same.verdict == "no difference"
+    assert same.n_disagree == [0, 0, 0] and same.pgr_diff == pytest.approx(0.0)
+    assert rows["bad"].diff == pytest.approx(-0.1) and rows["bad"].verdict == "worse"
+    assert better.metric == "w2s_acc"
+    json.dumps(to_json(list(rows.values())), allow_nan=False)
 
 
 def test_interval_across_seeds_is_the_t_interval_of_the_per_seed_differences():
@@ -87,19 +88,19 @@ def test_interval_across_seeds_is_the_t_interval_of_the_per_seed_differences():
     for seed, k in enumerate([15, 30, 45]):  # differences 0.05, 0.10, 0.15
         base = baseline_right(seed)
         runs += [run("naive", seed, base), run("logconf", seed, fixed(base, k))]
-    (row,) = method_comparisons(*collect(*runs))
+    (row,) = compare_methods(*collect(*runs))
     half = 4.302652729911275 * 0.05 / math.sqrt(3)  # t_{0.975, df=2} * std / sqrt(n)
-    assert row["w2s_acc_diff"] == pytest.approx(0.1)
-    assert row["w2s_acc_diff_ci"] == pytest.approx([0.1 - half, 0.1 + half])
-    assert row["verdict"] == "no difference"  # three noisy seeds: half = 0.124 > 0.1, so 0 is inside
+    assert row.diff == pytest.approx(0.1)
+    assert row.diff_ci == pytest.approx([0.1 - half, 0.1 + half])
+    assert row.verdict == "no difference"  # three noisy seeds: half = 0.124 > 0.1, so 0 is inside
 
 
 def test_one_seed_uses_a_paired_bootstrap_centered_on_the_difference():
     base = baseline_right(0)
-    (row,) = method_comparisons(*collect(run("naive", 0, base), run("logconf", 0, fixed(base, 30))))
-    low, high = row["w2s_acc_diff_ci"]
-    assert row["ci_kind"] == "test bootstrap" and row["seeds"] == [0] and row["w2s_acc_diff"] == pytest.approx(0.1)
-    assert abs((low + high) / 2 - 0.1) < 0.01 and row["verdict"] == "better"
+    (row,) = compare_methods(*collect(run("naive", 0, base), run("logconf", 0, fixed(base, 30))))
+    low, high = row.diff_ci
+    assert row.ci_kind == "test bootstrap" and row.seeds == [0] and row.diff == pytest.approx(0.1)
+    assert abs((low + high) / 2 - 0.1) < 0.01 and row.verdict == "better"
     # paired, the per-example differences are 1 on 30 examples and 0 elsewhere: width ~ 2 * 1.96 * sqrt(.1 * .9 / 300)
     # = 0.068; resampling the two models separately would give about twice that
     assert 0.05 < high - low < 0.09
@@ -112,8 +113,8 @@ def test_seeds_only_one_method_has_are_left_out():
     for seed in (1, 2, 3):
         # seed 3 would be a huge gain if it were (wrongly) used: there is no naive run to pair it with
         runs.append(run("logconf", seed, fixed(baseline_right(seed), 100 if seed == 3 else 30)))
-    (row,) = method_comparisons(*collect(*runs))
-    assert row["seeds"] == [1, 2] and row["w2s_acc_diff"] == pytest.approx(0.1) and row["n_disagree"] == [30, 30]
+    (row,) = compare_methods(*collect(*runs))
+    assert row.seeds == [1, 2] and row.diff == pytest.approx(0.1) and row.n_disagree == [30, 30]
 
 
 def test_different_test_examples_are_an_error():
@@ -121,7 +122,7 @@ def test_different_test_examples_are_an_error():
     other_ids = [f"other{i}" for i in range(N)]
     records, samples = collect(run("naive", 0, base), run("logconf", 0, base, ids=other_ids))
     with pytest.raises(ValueError, match="not tested on the same examples"):
-        method_comparisons(records, samples)
+        compare_methods(records, samples)
 
 
 def test_without_the_baseline_the_first_method_is_compared_against_and_the_row_says_so():
@@ -130,20 +131,20 @@ def test_without_the_baseline_the_first_method_is_compared_against_and_the_row_s
         base = baseline_right(seed)
         runs += [run("weak_to_weak", seed, base), run("logconf", seed, fixed(base, 30)),
                  run("naive", seed, base, task="other"), run("logconf", seed, base, task="other")]
-    rows = method_comparisons(*collect(*runs))
-    assert [(r["task"], r["method"], r["baseline"]) for r in rows] == [("t", "logconf", "weak_to_weak"),
+    rows = compare_methods(*collect(*runs))
+    assert [(r.task, r.method, r.baseline) for r in rows] == [("t", "logconf", "weak_to_weak"),
                                                                        ("other", "logconf", "naive")]
-    assert "no naive runs" in rows[0]["note"] and rows[1]["note"] == ""
-    assert rows[0]["verdict"] == "better" and rows[1]["verdict"] == "no difference"
+    assert "no naive runs" in rows[0].note and rows[1].note == ""
+    assert rows[0].verdict == "better" and rows[1].verdict == "no difference"
 
 
 def test_rendering():
     base = baseline_right(0)
-    rows = method_comparisons(*collect(run("naive", 0, base), run("logconf", 0, fixed(base, 30))))
+    rows = compare_methods(*collect(run("naive", 0, base), run("logconf", 0, fixed(base, 30))))
     console = Console(width=200, record=True)
     render_comparisons(rows, console)
     text = console.export_text()
-    assert "method vs baseline: w2s accuracy difference [95% CI]" in text and "better" in text and "0.100" in text
+    assert "method vs baseline: w2s acc difference [95% CI]" in text and "better" in text and "0.100" in text
     md = comparisons_to_markdown(rows)
     assert md.count("\n") == 3 and "| t | w | s | logconf | naive | 0 | 0.100 [" in md
 

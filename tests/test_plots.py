@@ -9,18 +9,20 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from fakes import fake_record  # noqa: E402
+
 from w2s_bench.cli import main  # noqa: E402
 from w2s_bench.errors import W2SError  # noqa: E402
+from w2s_bench.records import to_json  # noqa: E402
 from w2s_bench.report import aggregate  # noqa: E402
 from w2s_bench.report.plots import FILES, misfit_gain_figure, pgr_figure, plot_results  # noqa: E402
 
 
-def record(method: str, seed: int, pgr: float | None, misfit: float, gain: float) -> dict:
-    metrics = {"weak_acc": 0.6, "ceiling_acc": 0.8, "w2s_acc": 0.6 + 0.2 * (pgr or 0.0), "pgr": pgr,
-               "pgr_ci": [pgr - 0.2, pgr + 0.3] if pgr is not None else None,
-               "pgr_flag": None if pgr is not None else "gap_too_small", "agreement": 0.9,
-               "gain_sq": gain, "misfit_sq": misfit, "gain_kl": gain, "misfit_kl": misfit}
-    return {"task": "t", "weak": "w", "strong": "s", "method": method, "seed": seed, "metrics": metrics}
+def record(method: str, seed: int, pgr: float | None, misfit: float, gain: float):
+    return fake_record(method=method, seed=seed, weak_acc=0.6, ceiling_acc=0.8, w2s_acc=0.6 + 0.2 * (pgr or 0.0), pgr=pgr,
+                       pgr_ci=[pgr - 0.2, pgr + 0.3] if pgr is not None else None,
+                       pgr_flag=None if pgr is not None else "gap_too_small", agreement=0.9, gain_sq=gain, misfit_sq=misfit,
+                       gain_kl=gain, misfit_kl=misfit)
 
 
 RECORDS = [record("naive", 0, 0.5, 0.10, 0.04), record("logconf", 0, None, 0.20, -0.01), record("logconf", 1, None, 0.30, 0.02)]
@@ -45,12 +47,12 @@ def test_misfit_gain_has_one_point_per_run_and_the_diagonal():
 
 
 def test_plot_command_writes_png_files_beside_the_results(tmp_path):
-    (tmp_path / "results.json").write_text(json.dumps(RECORDS))
+    (tmp_path / "results.json").write_text(json.dumps(to_json(RECORDS)))
     assert main(["plot", str(tmp_path)]) == 0
     for name in FILES:
         assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_no_records_is_an_error(tmp_path):
-    with pytest.raises(W2SError, match="no run records"):
+    with pytest.raises(W2SError, match="no finished run records"):
         plot_results([], tmp_path)

@@ -51,7 +51,7 @@ def test_full_protocol_on_local_data_writes_valid_results(tiny_bert, shared_data
         again = w2s_bench.run(**args)
     finally:
         hf.HFEstimator.fit = original
-    assert [r["metrics"] for r in again] == [r["metrics"] for r in records]
+    assert [r.metrics for r in again] == [r.metrics for r in records]
 
 
 def test_runner_measures_weak_to_strong_when_noise_is_unlearnable(keyword_task, register):
@@ -60,7 +60,7 @@ def test_runner_measures_weak_to_strong_when_noise_is_unlearnable(keyword_task, 
     records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["noisy-oracle"], strong=["tfidf"],
                             data_dir=str(data_dir), seeds=[0, 1], n_resamples=300)
     for record in records:
-        m = record["metrics"]
+        m = record.metrics
         assert 0.62 < m["weak_acc"] < 0.78
         assert m["ceiling_acc"] > 0.95
         assert m["weak_acc"] < m["w2s_acc"] <= m["ceiling_acc"] + 0.02
@@ -72,7 +72,7 @@ def test_no_gap_gives_flagged_pgr_not_inf(keyword_task):
     data_dir, tasks = keyword_task
     records = w2s_bench.run(tasks=["keywords"], include_paths=[str(tasks)], weak=["tfidf"], strong=["tfidf"],
                             data_dir=str(data_dir), n_resamples=200)
-    m = records[0]["metrics"]
+    m = records[0].metrics
     assert m["pgr"] is None and m["pgr_flag"] in {"ceiling_below_weak", "gap_too_small", "gap_not_significant"}
 
 
@@ -84,7 +84,7 @@ def test_group_members_without_data_are_skipped_but_named_tasks_fail(keyword_tas
     (tasks / "both.yaml").write_text("group: both\ntask: [keywords, no_data]\n")
     args = dict(include_paths=[str(tasks)], weak=["tfidf"], strong=["tfidf"], data_dir=str(data_dir), n_resamples=50, limit=100)
     records = w2s_bench.run(tasks=["both"], **args)
-    assert [r["task"] for r in records] == ["keywords"]
+    assert [r.task for r in records] == ["keywords"]
     assert "skipping no_data" in caplog.text
     with pytest.raises(W2SError, match="does_not_exist"):
         w2s_bench.run(tasks=["no_data"], **args)

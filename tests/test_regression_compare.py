@@ -7,20 +7,24 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import fake_record
 
 from w2s_bench.cli import main
 from w2s_bench.errors import W2SError
-from w2s_bench.report import comparison_markdown, parse_tolerance
-from w2s_bench.report.regression import compare_records
+from w2s_bench.records import parse_record, to_json
+from w2s_bench.report import check_against_baseline, check_markdown, parse_tolerance
 
-BASELINE = [
-    {"task": "sst2", "weak": "tfidf", "strong": "minilm-l6", "method": "naive", "seed": 0,
-     "metrics": {"weak_acc": 0.677, "ceiling_acc": 0.796, "w2s_acc": 0.759, "pgr": 0.69, "pgr_ci": [0.47, 0.89],
-                 "misfit_sq": 0.10, "w2s_ece": 0.05}},
-    {"task": "sst2", "weak": "tfidf", "strong": "minilm-l6", "method": "logconf", "seed": 0,
-     "metrics": {"weak_acc": 0.677, "ceiling_acc": 0.796, "w2s_acc": 0.711, "pgr": 0.29, "pgr_ci": [-0.03, 0.53],
-                 "misfit_sq": 0.12, "w2s_ece": 0.07}},
-]
+RUN = {"task": "sst2", "weak": "tfidf", "strong": "minilm-l6", "seed": 0}
+BASELINE = to_json([
+    fake_record(**RUN, method="naive", weak_acc=0.677, ceiling_acc=0.796, w2s_acc=0.759, pgr=0.69, pgr_ci=[0.47, 0.89],
+                misfit_sq=0.10, w2s_ece=0.05),
+    fake_record(**RUN, method="logconf", weak_acc=0.677, ceiling_acc=0.796, w2s_acc=0.711, pgr=0.29, pgr_ci=[-0.03, 0.53],
+                misfit_sq=0.12, w2s_ece=0.07),
+])
+
+
+def typed(records: list[dict]) -> list:
+    return [parse_record(r) for r in records]
 
 
 def write(folder: Path, records: list[dict]) -> Path:
@@ -81,7 +85,7 @@ def test_missing_run_fails_but_a_new_run_does_not(tmp_path, capsys):
 def test_pgr_becoming_undefined_fails(tmp_path, capsys):
     assert compare(tmp_path, changed("naive", pgr=None)) == 1
     assert "undefined" in capsys.readouterr().out
-    both_undefined = compare_records(changed("naive", pgr=None), changed("naive", pgr=None))
+    both_undefined = check_against_baseline(typed(changed("naive", pgr=None)), typed(changed("naive", pgr=None)))
     assert not both_undefined.failed
 
 
@@ -131,6 +135,6 @@ def test_verbose_and_markdown(tmp_path, capsys):
     assert compare(tmp_path, BASELINE, "--verbose") == 0
     out = capsys.readouterr().out
     assert out.count("│ ok ") == 8 and "8 ok" in out  # 2 runs x 4 default metrics, each a table row
-    markdown = comparison_markdown(compare_records(changed("naive", w2s_acc=0.70), BASELINE))
+    markdown = check_markdown(check_against_baseline(typed(changed("naive", w2s_acc=0.70)), typed(BASELINE)))
     assert "| sst2 | tfidf | minilm-l6 | naive | 0 | w2s_acc | 0.7590 | 0.7000 | -0.0590 | 0.02 | regressed |" in markdown
     assert markdown.rstrip().endswith(")") and "compare FAILED" in markdown

@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import io
 
+from fakes import fake_record
 from rich.console import Console
 
 from w2s_bench.report import aggregate, render_rich, to_csv, to_markdown
 
 
-def record(seed: int, pgr: float | None, weak: float = 0.6, flag: str | None = None) -> dict:
-    metrics = {"weak_acc": weak, "ceiling_acc": 0.8, "w2s_acc": 0.7, "pgr": pgr, "pgr_ci": [0.1, 0.9] if pgr else None,
-               "pgr_flag": flag, "agreement": 0.9, "gain_sq": 0.02, "misfit_sq": 0.01, "gain_kl": 0.05, "misfit_kl": 0.03}
-    return {"task": "t", "weak": "w", "strong": "s", "method": "naive", "seed": seed, "metrics": metrics}
+def record(seed: int, pgr: float | None, weak: float = 0.6, flag: str | None = None):
+    return fake_record(seed=seed, weak_acc=weak, ceiling_acc=0.8, w2s_acc=0.7, pgr=pgr,
+                       pgr_ci=[0.1, 0.9] if pgr else None, pgr_flag=flag)
 
 
 def test_seeds_are_averaged_with_a_t_interval():

@@ -17,6 +17,7 @@ from w2s_bench.cache import Artefact, ArtefactStore
 from w2s_bench.cli import main
 from w2s_bench.evaluator import RunConfig, plan_sweep, run_sweep
 from w2s_bench.models.tfidf import TfidfLogReg
+from w2s_bench.records import to_json
 
 
 class CountingTfidf(TfidfLogReg):
@@ -48,7 +49,7 @@ def _config(keyword_task, **overrides) -> RunConfig:
 
 
 def _metrics(records):
-    return [(r["key"], r["metrics"]) for r in records]
+    return [(r.key, r.metrics) for r in records]
 
 
 def test_second_sweep_reuses_weak_labels_and_ceilings(keyword_task, models):
@@ -65,9 +66,9 @@ def test_second_sweep_reuses_weak_labels_and_ceilings(keyword_task, models):
     assert c["weak computed"] == 0 and c["ceiling computed"] == 0 and c["w2s computed"] == 4  # only naive_hard
     assert (c["weak reused"], c["ceiling reused"], c["w2s reused"]) == (2, 4, 4)
     assert CountingTfidf.fits == 8 + 4
-    naive_again = [r for r in second.records if r["method"] == "naive"]
+    naive_again = [r for r in second.records if r.method == "naive"]
     assert _metrics(naive_again) == _metrics(first.records)
-    assert all(r["artefacts"]["w2s"]["reused"] for r in naive_again)
+    assert all(r.artefacts["w2s"].reused for r in naive_again)
 
 
 def test_killed_sweep_resumes_without_recomputing_finished_runs(keyword_task, models, tmp_path):
@@ -169,18 +170,18 @@ def test_same_seed_same_numbers_through_the_whole_run(keyword_task, tiny_bert):
     assert _metrics(first.records) == _metrics(again.records)
     assert first.samples == again.samples
     other = run_sweep(_config(keyword_task, **config, seeds=[1]))
-    assert other.records[0]["metrics"]["w2s_acc"] != first.records[0]["metrics"]["w2s_acc"] or \
+    assert other.records[0].metrics["w2s_acc"] != first.records[0].metrics["w2s_acc"] or \
         other.samples != first.samples
 
 
 def test_records_carry_provenance(keyword_task, models):
     [record] = w2s_bench.run(_config(keyword_task))
-    p = record["provenance"]
+    p = to_json(record.provenance)
     assert {"versions", "git", "hardware", "created"} <= p.keys()
     assert {"commit", "dirty"} <= p["git"].keys() and p["hardware"]["cpu_count"] >= 1
-    assert len(record["data"]["fingerprint"]) == 32 and record["config"]["task_hash"]
-    assert record["config"]["strong_model"]["name"] == "counting-tfidf"
-    assert set(record["artefacts"]) == {"weak", "ceiling", "w2s"}
+    assert len(record.data.fingerprint) == 32 and record.config.task_hash
+    assert record.config.strong_model["name"] == "counting-tfidf"
+    assert set(record.artefacts) == {"weak", "ceiling", "w2s"}
 
 
 # -- the store itself ------------------------------------------------------------------------------

@@ -6,6 +6,10 @@
     w2s-bench compare NEW BASELINE [--tolerance T] [--metrics M1,M2] [--two_sided]   exit 1 on a regression
     w2s-bench plot RESULTS [--output_dir DIR]       accuracy, PGR and misfit-vs-gain figures (PNG)
     w2s-bench leaderboard build --output DIR ...    the static leaderboard site (w2s_bench.leaderboard.cli)
+
+Exit codes: 0 done; 1 ``compare`` found a regression; 2 bad input (a clear error, nothing trained
+after it); 3 a sweep finished but some runs failed for a data reason (recorded, with the reason, in
+results.json and the table); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from w2s_bench.errors import W2SError
 from w2s_bench.evaluator import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STEPS, Plan, RunConfig, plan_sweep, run_sweep
 from w2s_bench.progress import console as make_console
 from w2s_bench.progress import set_quiet
+from w2s_bench.records import read_results
 
 SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot", "leaderboard")
+EXIT_SOME_RUNS_FAILED = 3
 
 
 def _list(text: str) -> list[str]:
@@ -146,6 +152,10 @@ def _run(argv: list[str]) -> int:
         (out / "results.md").write_text(to_markdown(records))
         (out / "results.csv").write_text(to_csv(records))
         err.print(f"results in {out}/ (results.json, comparisons.json, results.md, results.csv, runs/, samples/)")
+    if sweep.failed:
+        err.print(f"[bold red]{len(sweep.failed)} of {len(records)} runs failed[/] (the note column and results.json "
+                  f"say why): {', '.join(r.key for r in sweep.failed)}", highlight=False)
+        return EXIT_SOME_RUNS_FAILED
     return 0
 
 
@@ -251,18 +261,17 @@ def _compare(argv: list[str]) -> int:
     p.add_argument("--format", choices=["table", "markdown"], default="table",
                    help="markdown: for a pull-request comment or a CI job summary")
     args = p.parse_args(argv)
-    new, baseline = regression.load_records(args.new), regression.load_records(args.baseline)
+    new, baseline = read_results(args.new), read_results(args.baseline)
     tolerance = regression.parse_tolerance(args.tolerance, args.metrics)
-    comparison = regression.compare_records(new, baseline, tolerance, args.metrics, args.two_sided)
+    check = regression.check_against_baseline(new, baseline, tolerance, args.metrics, args.two_sided)
     if args.format == "markdown":
-        print(regression.comparison_markdown(comparison, verbose=args.verbose), end="")
+        print(regression.check_markdown(check, verbose=args.verbose), end="")
     else:
-        regression.render_comparison(comparison, verbose=args.verbose)
-    return 1 if comparison.failed else 0
+        regression.render_check(check, verbose=args.verbose)
+    return 1 if check.failed else 0
 
 
 def _plot(argv: list[str]) -> int:
-    from w2s_bench.report import load_records
     from w2s_bench.report.plots import FILES, plot_results
 
     p = argparse.ArgumentParser(prog="w2s-bench plot", description=f"draw {', '.join(FILES)} from a run's results")
@@ -271,7 +280,7 @@ def _plot(argv: list[str]) -> int:
     args = p.parse_args(argv)
     source = Path(args.results)
     out_dir = Path(args.output_dir) if args.output_dir else (source if source.is_dir() else source.parent) / "plots"
-    for path in plot_results(load_records(source), out_dir):
+    for path in plot_results(read_results(source), out_dir):
         print(path)
     return 0
 

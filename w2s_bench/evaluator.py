@@ -1,19 +1,23 @@
 """The one evaluator loop: tasks x seeds x (weak, strong) pairs x methods -> run records.
 
 Everything the CLI does is a call here: ``w2s_bench.run(tasks=[...], weak=[...], strong=[...])``
-returns the run records; :func:`run_sweep` also returns the per-sample predictions, the paired
-method comparisons and what was computed versus reused; :func:`plan_sweep` says what a sweep
-would train without training anything (``--dry_run``).
+returns the run records (``w2s_bench.records``); :func:`run_sweep` also returns the per-sample
+predictions, the paired method comparisons and what was computed versus reused; :func:`plan_sweep`
+says what a sweep would train without training anything (``--dry_run``).
 
 Every protocol step goes through the artefact store (``w2s_bench.cache``): a sweep fits each weak
 supervisor and ceiling once, and rerunning a killed sweep rebuilds the finished runs from stored
 predictions and trains only what is missing.
+
+A sweep does not die for one cell. A cell whose step raises a :class:`W2SError` (a data reason: a
+supervisor whose labels are all one class, a split too small for a model) is recorded as a
+:class:`FailedRun` with its reason, and the other cells run. Any other exception is a bug and stops
+the sweep with its traceback (the runs finished before it are already on disk), as does Ctrl-C.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import time
 from collections import Counter
@@ -28,13 +32,26 @@ from w2s_bench.errors import W2SError
 from w2s_bench.examples import accuracy_of, labels_of
 from w2s_bench.methods import get_method
 from w2s_bench.methods.base import Method
-from w2s_bench.metrics import run_metrics
+from w2s_bench.metrics import compare_methods, run_metrics
 from w2s_bench.models import build_estimator, resolve
 from w2s_bench.models.registry import ModelSpec, fetch
 from w2s_bench.progress import progress_bar
-from w2s_bench.protocol import Protocol
-from w2s_bench.report.paired import method_comparisons
-from w2s_bench.results import SCHEMA_VERSION, ResultsDir, atomic_write_text, provenance, run_key, sample_records
+from w2s_bench.protocol import Fitted, Protocol
+from w2s_bench.records import (
+    ArtefactRef,
+    CellConfig,
+    DataInfo,
+    FailedRun,
+    MethodComparison,
+    Record,
+    RunRecord,
+    Sample,
+    SplitSizes,
+    SupervisionInfo,
+    TrainingLog,
+    from_json,
+)
+from w2s_bench.results import ResultsDir, classification_samples, provenance, run_key
 from w2s_bench.tasks import Task, TaskRegistry
 from w2s_bench.tasks.data import load_source
 from w2s_bench.tasks.task import LoadedTask
@@ -99,14 +116,18 @@ class Plan:
 
 @dataclass
 class Sweep:
-    """A finished sweep: run records, per-sample predictions by run key, method comparisons, and
-    how many artefacts were computed or reused per step (``store_counts``)."""
+    """A finished sweep: run records (failed runs included), per-sample predictions by run key, method
+    comparisons, and how many artefacts were computed or reused per step (``store_counts``)."""
 
-    records: list[dict[str, Any]]
-    samples: dict[str, list[dict[str, Any]]]
-    comparisons: list[dict[str, Any]]
+    records: list[Record]
+    samples: dict[str, list[Sample]]
+    comparisons: list[MethodComparison]
     plan: Plan
     store_counts: Counter[str]
+
+    @property
+    def failed(self) -> list[FailedRun]:
+        return [r for r in self.records if isinstance(r, FailedRun)]
 
 
 class _Models:
@@ -166,6 +187,8 @@ class _Sweep:
         self.models = _Models(config, self.methods)
         self.tasks = _available_tasks(registry, config)
         self.pairs, self.skipped_pairs = self.models.pairs(config)
+        for (weak, _), method in itertools.product(self.pairs, self.methods):
+            method.check(weak)  # a method that cannot run as configured fails before any data is loaded
         self.store = ArtefactStore(config.cache_dir, rerun=config.rerun, writable=is_main_process())
 
     def protocols(self) -> Iterator[tuple[Task, int, LoadedTask, Protocol]]:
@@ -192,7 +215,7 @@ def plan_sweep(config: RunConfig | None = None, **overrides: Any) -> Plan:
     return _Sweep(config or RunConfig(**overrides)).plan()
 
 
-def run(config: RunConfig | None = None, **overrides: Any) -> list[dict[str, Any]]:
+def run(config: RunConfig | None = None, **overrides: Any) -> list[Record]:
     """Run the sweep and return its run records (also written under ``output_path`` if given)."""
     return run_sweep(config, **overrides).records
 
@@ -204,8 +227,8 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
     log.info("sweep: %d runs, %d trainings to do (%s), %d artefacts reused from %s", len(plan.cells), plan.trainings,
              ", ".join(f"{plan.to_train[s]} {s}" for s in STEPS), sum(plan.cached.values()), config.cache_dir or "no cache")
     out = ResultsDir(config.output_path) if config.output_path and is_main_process() else None
-    records: list[dict[str, Any]] = []
-    samples: dict[str, list[dict[str, Any]]] = {}
+    records: list[Record] = []
+    samples: dict[str, list[Sample]] = {}
     with progress_bar("sweep (trainings)", plan.trainings) as advance:
         sweep.store.on_computed = lambda step: advance(1)
         for task, seed, loaded, protocol in sweep.protocols():
@@ -213,16 +236,16 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
                 log.warning("%s: %s", task.name, note)
             for (weak, strong), method in itertools.product(sweep.pairs, sweep.methods):
                 record, rows = _run_cell(protocol, Cell(task, seed, weak, strong, method), config)
-                _warn_if_no_gap(record)
+                _warn(record)
                 records.append(record)
-                samples[record["key"]] = rows
+                samples[record.key] = rows
                 if out:
                     out.write_run(record, rows)
                     out.write_summary(records)
-    comparisons = method_comparisons(records, samples, baseline=config.baseline, n_resamples=config.n_resamples)
+    comparisons = compare_methods(records, samples, baseline=config.baseline, n_resamples=config.n_resamples)
     if out:
         out.write_summary(records)  # also when every run was reused
-        atomic_write_text(out.root / "comparisons.json", json.dumps(comparisons, indent=2, allow_nan=False))
+        out.write_comparisons(comparisons)
     return Sweep(records, samples, comparisons, plan, Counter(sweep.store.counts))
 
 
@@ -247,43 +270,66 @@ def _available_tasks(registry: TaskRegistry, config: RunConfig) -> list[Task]:
     return available
 
 
-def _warn_if_no_gap(record: dict[str, Any]) -> None:
-    m = record["metrics"]
+def _warn(record: Record) -> None:
+    if isinstance(record, FailedRun):
+        log.warning("%s failed in its %s step, the sweep goes on: %s", record.key, record.step, record.reason)
+        return
+    m = record.metrics
     if m["pgr_flag"]:
         log.warning("%s: the strong ceiling (%.3f) is not clearly above the weak model (%.3f): %s, so PGR is "
                     "undefined. Check the strong model's training (--strong_args), the --limit, or the model pair.",
-                    record["key"], m["ceiling_acc"], m["weak_acc"], m["pgr_flag"])
+                    record.key, m["ceiling_acc"], m["weak_acc"], m["pgr_flag"])
 
 
-def _run_cell(protocol: Protocol, cell: Cell, config: RunConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+class _StepFailed(Exception):
+    """A protocol step of a cell raised a W2SError."""
+
+    def __init__(self, step: str, error: W2SError) -> None:
+        super().__init__(step)
+        self.step, self.error = step, error
+
+
+def _fit_steps(protocol: Protocol, cell: Cell) -> dict[str, Fitted]:
+    """The cell's three protocol steps, in order (each from the store when it has it)."""
+    steps = {"weak": lambda: protocol.weak(cell.weak), "ceiling": lambda: protocol.ceiling(cell.strong),
+             "w2s": lambda: protocol.w2s(cell.weak, cell.strong, cell.method)}
+    fitted = {}
+    for step, fit in steps.items():
+        try:
+            fitted[step] = fit()
+        except W2SError as exc:
+            raise _StepFailed(step, exc) from exc
+    return fitted
+
+
+def _run_cell(protocol: Protocol, cell: Cell, config: RunConfig) -> tuple[Record, list[Sample]]:
     start = time.perf_counter()
-    loaded, models = protocol.loaded, {"weak": cell.weak, "strong": cell.strong}
-    weak = protocol.weak(cell.weak)
-    ceiling = protocol.ceiling(cell.strong)
-    w2s = protocol.w2s(cell.weak, cell.strong, cell.method)
-    labels = labels_of(loaded.splits.test)
-    metrics = run_metrics(weak.test_probs, ceiling.test_probs, w2s.test_probs, labels,
-                          n_resamples=config.n_resamples, seed=cell.seed, min_gap=config.min_gap)
-    steps = {"weak": weak, "ceiling": ceiling, "w2s": w2s}
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "key": run_key(cell.task.name, cell.weak, cell.strong, cell.method.name, cell.seed),
-        "task": cell.task.name, "weak": cell.weak, "strong": cell.strong, "method": cell.method.name, "seed": cell.seed,
-        "metrics": metrics,
-        "config": {
-            "task": cell.task.name, "task_version": cell.task.config.version, "task_hash": cell.task.config_hash(),
-            **{f"{role}_model": protocol.identity(role, name) for role, name in models.items()},
-            "method": cell.method.name, "method_params": cell.method.params, "seed": cell.seed, "limit": config.limit,
-            "n_resamples": config.n_resamples, "min_gap": config.min_gap,
-        },
-        "data": {"origin": loaded.source.origin, "fingerprint": protocol.data_fingerprint,
-                 "sizes": loaded.splits.sizes(), "notes": loaded.splits.notes, "class_names": loaded.class_names,
-                 "weak_label_accuracy": accuracy_of(weak.extra["train_b"], loaded.splits.train_b)},
-        "supervision": w2s.info,
-        "training": {name: f.training for name, f in steps.items()},
-        "artefacts": {name: {"key": f.key, "reused": f.reused} for name, f in steps.items()},
-        "seconds": {**{name: round(f.seconds, 2) for name, f in steps.items()}, "cell": round(time.perf_counter() - start, 2)},
-        "provenance": provenance(),
-    }
-    rows = sample_records(loaded.splits.test, {name: f.test_probs for name, f in steps.items()})
-    return record, rows
+    loaded = protocol.loaded
+    key = run_key(cell.task.name, cell.weak, cell.strong, cell.method.name, cell.seed)
+    names = {"key": key, "task": cell.task.name, "weak": cell.weak, "strong": cell.strong, "method": cell.method.name,
+             "seed": cell.seed, "kind": "classification"}
+    cell_config = CellConfig(
+        task=cell.task.name, task_version=cell.task.config.version, task_hash=cell.task.config_hash(),
+        weak_model=protocol.identity("weak", cell.weak), strong_model=protocol.identity("strong", cell.strong),
+        method=cell.method.name, method_params=cell.method.params, seed=cell.seed, limit=config.limit,
+        n_resamples=config.n_resamples, min_gap=config.min_gap, task_metrics=cell.task.config.task_metrics)
+    data = DataInfo(origin=loaded.source.origin, fingerprint=protocol.data_fingerprint,
+                    sizes=SplitSizes(**loaded.splits.sizes()), notes=list(loaded.splits.notes),
+                    class_names=loaded.class_names)
+    try:
+        steps = _fit_steps(protocol, cell)
+    except _StepFailed as failed:
+        return FailedRun(**names, step=failed.step, error=type(failed.error).__name__, reason=str(failed.error),
+                         config=cell_config, data=data, provenance=provenance()), []
+    data.weak_label_accuracy = accuracy_of(steps["weak"].extra["train_b"], loaded.splits.train_b)
+    metrics = run_metrics(*(steps[s].test_probs for s in STEPS), labels_of(loaded.splits.test),
+                          task_metrics=cell_config.task_metrics, n_resamples=config.n_resamples, seed=cell.seed,
+                          min_gap=config.min_gap)
+    record = RunRecord(
+        **names, metrics=metrics, config=cell_config, data=data,
+        supervision=from_json(SupervisionInfo, steps["w2s"].info, "supervision"),
+        training={s: from_json(TrainingLog | None, f.training, f"training.{s}") for s, f in steps.items()},
+        artefacts={s: ArtefactRef(key=f.key, reused=f.reused) for s, f in steps.items()},
+        seconds={**{s: round(f.seconds, 2) for s, f in steps.items()}, "cell": round(time.perf_counter() - start, 2)},
+        provenance=provenance())
+    return record, classification_samples(loaded.splits.test, {s: f.test_probs for s, f in steps.items()})

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from w2s_bench.cache import Artefact, ArtefactStore
+from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example, accuracy_of, labels_of, one_hot
 from w2s_bench.methods.base import Method
 from w2s_bench.models.base import Estimator
+from w2s_bench.records.codec import to_json
 from w2s_bench.tasks.splits import ProtocolSplits
 from w2s_bench.tasks.task import LoadedTask
 
@@ -80,6 +82,7 @@ class Protocol:
         self.data_fingerprint = loaded.splits.fingerprint()  # hashes every example: once per task and seed
         self._parts = {"task": loaded.task.config_hash(), "data": self.data_fingerprint, "seed": seed}
         self._memo: dict[str, Fitted] = {}
+        self._failures: dict[str, W2SError] = {}
 
     @property
     def splits(self) -> ProtocolSplits:
@@ -108,10 +111,19 @@ class Protocol:
         return [(step, self.store.key(step, parts)) for step, parts in wanted]
 
     def _step(self, step_and_parts: tuple[str, dict[str, Any]], compute: Callable[[], Fitted]) -> Fitted:
+        """The step's result, computed once. A step that failed for a data reason (W2SError) fails again at
+        once for the next cell that needs it, instead of training again to the same failure."""
         step, parts = step_and_parts
         memo_key = self.store.key(step, parts)
+        if memo_key in self._failures:
+            raise self._failures[memo_key]
         if memo_key not in self._memo:
-            self._memo[memo_key] = Fitted.from_artefact(*self.store.get_or_compute(step, parts, lambda: compute().to_artefact()))
+            try:
+                artefact = self.store.get_or_compute(step, parts, lambda: compute().to_artefact())
+            except W2SError as exc:
+                self._failures[memo_key] = exc
+                raise
+            self._memo[memo_key] = Fitted.from_artefact(*artefact)
         return self._memo[memo_key]
 
     # -- the protocol's steps ------------------------------------------------------------------------
@@ -157,7 +169,7 @@ class Protocol:
             student = method.train_student(lambda: self.make_strong(strong_model), s.train_b, supervision.train,
                                            s.val_b, supervision.val)
             test_probs = student.predict_proba(s.test)
-            info = {**supervision.info, "label_accuracy": accuracy_of(supervision.train, s.train_b)}
-            return Fitted(test_probs, time.perf_counter() - start, _training_log(student), info=info)
+            info = replace(supervision.info, label_accuracy=accuracy_of(supervision.train, s.train_b))
+            return Fitted(test_probs, time.perf_counter() - start, _training_log(student), info=to_json(info))
 
         return self._step(self.w2s_key(weak_model, strong_model, method), compute)

@@ -1,10 +1,12 @@
-"""Run records: one self-describing JSON per run, per-sample predictions as jsonl.
+"""Writing results: one self-describing JSON per run, per-sample predictions as jsonl (the format is
+``w2s_bench.records``; reading is ``w2s_bench.records.read_results``).
 
 Layout under ``--output_path DIR``::
 
     DIR/results.json                    list of all run records (rewritten after each run)
-    DIR/runs/<run key>.json             one record per finished run
+    DIR/runs/<run key>.json             one record per run (finished or failed)
     DIR/samples/<run key>.jsonl         per test example: id, label, weak / ceiling / w2s probabilities
+    DIR/comparisons.json                the paired method comparisons
 
 Every write goes to a temporary file that is renamed into place, so a crash or Ctrl-C never
 leaves a half-written file. Resuming is the artefact store's job (``w2s_bench.cache``): a rerun
@@ -30,8 +32,17 @@ from typing import Any
 import numpy as np
 
 from w2s_bench.examples import Example
-
-SCHEMA_VERSION = 2  # 2: artefact keys replace config_hash; provenance has git and hardware
+from w2s_bench.records import (
+    ClassificationSample,
+    GitState,
+    Hardware,
+    MethodComparison,
+    Provenance,
+    Record,
+    RunRecord,
+    Sample,
+    to_json,
+)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -55,23 +66,23 @@ def run_key(task: str, weak: str, strong: str, method: str, seed: int) -> str:
 
 
 @lru_cache(maxsize=1)
-def _git_state() -> dict[str, Any]:
+def _git_state() -> GitState:
     """The commit of the w2s-bench checkout that ran, and whether it had uncommitted changes
     (None outside a git checkout, e.g. after ``pip install w2s-bench``)."""
     package = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
-            return {"commit": None, "dirty": None}
+            return GitState(commit=None, dirty=None)
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=package,
                                 capture_output=True, text=True, timeout=10)
-        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+        return GitState(commit=commit.stdout.strip(), dirty=bool(status.stdout.strip()))
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        return GitState(commit=None, dirty=None)
 
 
 @lru_cache(maxsize=1)
-def _hardware() -> dict[str, Any]:
+def _hardware() -> Hardware:
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -81,13 +92,10 @@ def _hardware() -> dict[str, Any]:
         memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         memory_gb = None
-    out: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "memory_gb": memory_gb, "gpus": []}
     import torch
 
-    if torch.cuda.is_available():
-        out["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    out["torch_threads"] = torch.get_num_threads()
-    return out
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    return Hardware(cpu=cpu, cpu_count=os.cpu_count(), memory_gb=memory_gb, gpus=gpus, torch_threads=torch.get_num_threads())
 
 
 @cache
@@ -102,22 +110,20 @@ def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
     return versions
 
 
-def provenance() -> dict[str, Any]:
+def provenance() -> Provenance:
     """Versions, code state and machine facts that can change a number."""
     versions = package_versions(("w2s-bench", "torch", "transformers", "tokenizers", "datasets", "scikit-learn", "numpy",
                                  "peft", "accelerate", "safetensors"))
-    return {"versions": versions, "python": sys.version.split()[0], "platform": platform.platform(),
-            "git": _git_state(), "hardware": _hardware(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return Provenance(versions=dict(versions), python=sys.version.split()[0], platform=platform.platform(), git=_git_state(),
+                      hardware=_hardware(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def sample_records(test: Iterable[Example], probs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """One row per test example, by id, with each model's probabilities."""
-    rows = []
-    for i, example in enumerate(test):
-        row: dict[str, Any] = {"id": example.id, "label": example.label}
-        row.update({name: [round(float(p), 6) for p in values[i]] for name, values in probs.items()})
-        rows.append(row)
-    return rows
+def classification_samples(test: Iterable[Example], probs: dict[str, np.ndarray]) -> list[ClassificationSample]:
+    """One row per test example, by id, with each model's probabilities at full precision (a float64 written
+    by json reads back bit for bit), so metrics recomputed from the rows equal the record's."""
+    return [ClassificationSample(id=example.id, label=example.label, **{name: [float(p) for p in values[i]]
+                                                                         for name, values in probs.items()})
+            for i, example in enumerate(test)]
 
 
 class ResultsDir:
@@ -126,11 +132,22 @@ class ResultsDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def write_run(self, record: dict[str, Any], samples: list[dict[str, Any]]) -> None:
-        key = record["key"]
-        text = "".join(json.dumps(row) + "\n" for row in samples)
-        atomic_write_text(self.root / "samples" / f"{key}.jsonl", text)
-        atomic_write_text(self.root / "runs" / f"{key}.json", json.dumps(record, indent=2, allow_nan=False))
+    def write_run(self, record: Record, samples: list[Sample]) -> None:
+        """A run's record and its samples; a failed run has none, and an older run's samples file of the
+        same key is removed so that no stale rows sit beside the failure."""
+        samples_file = self.root / "samples" / f"{record.key}.jsonl"
+        if isinstance(record, RunRecord):
+            atomic_write_text(samples_file, "".join(json.dumps(to_json(row), allow_nan=False) + "\n" for row in samples))
+        else:
+            samples_file.unlink(missing_ok=True)
+        atomic_write_text(self.root / "runs" / f"{record.key}.json", _json(record))
 
-    def write_summary(self, records: list[dict[str, Any]]) -> None:
-        atomic_write_text(self.root / "results.json", json.dumps(records, indent=2, allow_nan=False))
+    def write_summary(self, records: list[Record]) -> None:
+        atomic_write_text(self.root / "results.json", _json(records))
+
+    def write_comparisons(self, comparisons: list[MethodComparison]) -> None:
+        atomic_write_text(self.root / "comparisons.json", _json(comparisons))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(to_json(value), indent=2, allow_nan=False)

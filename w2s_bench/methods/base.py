@@ -29,6 +29,7 @@ from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.examples import Example
 from w2s_bench.models.base import Estimator, Loss
 from w2s_bench.models.registry import parse_value
+from w2s_bench.records.supervision import SingleSupervision, SupervisionInfo
 
 if TYPE_CHECKING:
     from w2s_bench.protocol import Protocol
@@ -41,7 +42,7 @@ class Supervision:
 
     train: np.ndarray
     val: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
+    info: SupervisionInfo = field(default_factory=SingleSupervision)
 
 
 @dataclass
@@ -58,6 +59,10 @@ class Method:
     def supervisors(self, weak_model: str) -> list[tuple[str, int]]:
         """The weak supervisors (model, ensemble member) :meth:`supervision` fits, for sweep plans."""
         return [(weak_model, 0)]
+
+    def check(self, weak_model: str) -> None:
+        """Raise a W2SError when the method cannot run as configured with this weak model; the sweep calls
+        it for every cell while planning, before anything is trained."""
 
     def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
         """The weak supervisor's labels for train_b and its validation part."""

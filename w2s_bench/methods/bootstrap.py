@@ -14,13 +14,14 @@ labels it handed on (measured with GT, never trained on); the table's PGR is end
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import accuracy_of
 from w2s_bench.methods.base import Method, Supervision, register
+from w2s_bench.records.supervision import ChainLink, ChainSupervision
 
 if TYPE_CHECKING:
     from w2s_bench.protocol import Protocol
@@ -35,20 +36,22 @@ class Bootstrap(Method):
     def models(self) -> dict[str, str]:
         return {m: "strong" for m in self.via}
 
-    def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
+    def check(self, weak_model: str) -> None:
         if not self.via:
             raise W2SError("bootstrap needs intermediate models", where="--methods bootstrap",
                            fix="give them with --via a,b or --methods \"bootstrap(via=a+b)\"")
+
+    def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
         s = protocol.splits
         labels = super().supervision(protocol, weak_model)
         weak_test = protocol.weak(weak_model).test_probs
-        chain: list[dict[str, Any]] = [{"model": weak_model, "test_acc": accuracy_of(weak_test, s.test),
-                                        "label_acc": accuracy_of(labels.train, s.train_b)}]
+        chain = [ChainLink(model=weak_model, test_acc=accuracy_of(weak_test, s.test),
+                           label_acc=accuracy_of(labels.train, s.train_b))]
         for model in self.via:
             labels, test_probs = self._relabel(protocol, model, labels)
-            chain.append({"model": model, "test_acc": accuracy_of(test_probs, s.test),
-                          "label_acc": accuracy_of(labels.train, s.train_b)})
-        return Supervision(labels.train, labels.val, {"chain": chain})
+            chain.append(ChainLink(model=model, test_acc=accuracy_of(test_probs, s.test),
+                                   label_acc=accuracy_of(labels.train, s.train_b)))
+        return Supervision(labels.train, labels.val, ChainSupervision(chain=chain))
 
     def _relabel(self, protocol: Protocol, model: str, labels: Supervision) -> tuple[Supervision, np.ndarray]:
         """Cross-fitted labels of ``model`` for train_b, and its (fold-averaged) val_b and test predictions."""

@@ -23,6 +23,7 @@ import numpy as np
 from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.examples import accuracy_of
 from w2s_bench.methods.base import Method, Supervision, register
+from w2s_bench.records.supervision import EnsembleMember, EnsembleSupervision
 
 if TYPE_CHECKING:
     from w2s_bench.protocol import Protocol
@@ -88,14 +89,16 @@ class Ensemble(Method):
     def supervisors(self, weak_model: str) -> list[tuple[str, int]]:
         return [(m, k) for m in (self.members or [weak_model]) for k in range(self.seeds)]
 
-    def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
-        fitted = [(m, k, protocol.weak(m, member=k)) for m, k in self.supervisors(weak_model)]
-        if len(fitted) < 2:
+    def check(self, weak_model: str) -> None:
+        if len(self.supervisors(weak_model)) < 2:
             raise W2SError("an ensemble needs at least two members", where="--methods ensemble",
                            fix="give members=a+b or seeds >= 2")
+
+    def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
+        fitted = [(m, k, protocol.weak(m, member=k)) for m, k in self.supervisors(weak_model)]
         parts = {part: [f.extra[part] for _, _, f in fitted] for part in ("train_b", "val_b")}
         parts["test"] = [f.test_probs for _, _, f in fitted]
-        info_members = [{"model": m, "member": k, "test_acc": accuracy_of(f.test_probs, protocol.splits.test)}
+        info_members = [EnsembleMember(model=m, member=k, test_acc=accuracy_of(f.test_probs, protocol.splits.test))
                         for m, k, f in fitted]
         if self.combine == "dawid_skene":
             # reliabilities from the unlabelled train_b and val_b votes; then applied to every part
@@ -103,12 +106,12 @@ class Ensemble(Method):
             accuracies, prior = dawid_skene(both)
             combined = {name: dawid_skene_posterior(p, accuracies, prior) for name, p in parts.items()}
             for member, accuracy in zip(info_members, accuracies, strict=True):
-                member["estimated_reliability"] = float(accuracy)
+                member.estimated_reliability = float(accuracy)
         else:
             combine = combine_vote if self.combine == "vote" else (lambda p: np.mean(p, axis=0))
             combined = {name: combine(p) for name, p in parts.items()}
-        info = {"members": info_members, "combine": self.combine,
-                "supervisor_test_acc": accuracy_of(combined["test"], protocol.splits.test)}
+        info = EnsembleSupervision(members=info_members, combine=self.combine,
+                                   supervisor_test_acc=accuracy_of(combined["test"], protocol.splits.test))
         return Supervision(combined["train_b"], combined["val_b"], info)
 
 

@@ -7,8 +7,9 @@
   gain >= misfit for convex strong classes: points under the diagonal are runs where that bound
   does not hold.
 
-Cells are aggregated over seeds exactly as in the tables (:func:`w2s_bench.report.table.aggregate`).
-matplotlib is an optional dependency (``pip install "w2s-bench[plots]"``).
+Cells are aggregated over seeds exactly as in the tables (:func:`w2s_bench.report.table.aggregate`);
+cells whose every run failed have nothing to draw and are left out. matplotlib is an optional
+dependency (``pip install "w2s-bench[plots]"``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from w2s_bench.errors import W2SError
+from w2s_bench.records import Record, RunRecord
 from w2s_bench.report.table import aggregate
 
 FILES = ("accuracy.png", "pgr.png", "misfit_gain.png")
@@ -76,14 +78,16 @@ def pgr_figure(rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def misfit_gain_figure(records: list[dict[str, Any]]) -> Any:
+def misfit_gain_figure(records: list[Record]) -> Any:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
     by_method: dict[str, list[tuple[float, float]]] = {}
     for record in records:
-        misfit, gain = record["metrics"].get("misfit_sq"), record["metrics"].get("gain_sq")
+        if not isinstance(record, RunRecord):
+            continue
+        misfit, gain = record.metrics.get("misfit_sq"), record.metrics.get("gain_sq")
         if misfit is not None and gain is not None:
-            by_method.setdefault(record["method"], []).append((misfit, gain))
+            by_method.setdefault(record.method, []).append((misfit, gain))
     for method, points in by_method.items():
         ax.scatter([p[0] for p in points], [p[1] for p in points], label=method)
     values = [v for points in by_method.values() for p in points for v in p] or [0.0, 1.0]
@@ -97,12 +101,12 @@ def misfit_gain_figure(records: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def plot_results(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+def plot_results(records: list[Record], out_dir: str | Path) -> list[Path]:
     """Write the three figures into ``out_dir`` and return their paths."""
-    if not records:
-        raise W2SError("no run records to plot", where=str(out_dir))
+    rows = [row for row in aggregate(records) if row["n_ok"]]
+    if not rows:
+        raise W2SError("no finished run records to plot", where=str(out_dir))
     plt = _pyplot()
-    rows = aggregate(records)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -23,11 +23,15 @@ from typing import Any
 import yaml
 
 from w2s_bench.errors import W2SError, did_you_mean
+from w2s_bench.metrics.registry import METRICS, metrics_of_kind
 from w2s_bench.tasks.templates import is_single_expression
 
 OUTPUT_TYPES = ("classification", "multiple_choice", "pairwise_preference")
+# the protocol family (a run record's ``kind``) of each output type: it decides which metrics a task can report
+KIND_OF_OUTPUT_TYPE = {output_type: "classification" for output_type in OUTPUT_TYPES}
 FAMILIES = ("nlp", "chess", "reward", "safety", "demo")
-KNOWN_METRICS = ("acc", "auroc", "ece")
+# keys a metric_list item may carry besides `metric` (lm-eval's); the registry owns their meaning, so they must agree
+_METRIC_ITEM_KEYS = ("metric", "higher_is_better", "aggregation")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,16 @@ class TaskConfig:
     @property
     def version(self) -> str:
         return str(self.metadata["version"])
+
+    @property
+    def kind(self) -> str:
+        """The protocol family of the task's runs (``classification``)."""
+        return KIND_OF_OUTPUT_TYPE[self.output_type]
+
+    @property
+    def task_metrics(self) -> list[str]:
+        """The metrics ``metric_list`` adds to the protocol's fixed set (which every run reports)."""
+        return [item["metric"] for item in self.metric_list if not METRICS[item["metric"]].protocol]
 
 
 _FIELDS = {f.name for f in fields(TaskConfig)} - {"source_file"}
@@ -184,7 +198,8 @@ def parse_task_config(data: dict[str, Any], source: str) -> TaskConfig:
     if not isinstance(data["metadata"], dict) or "version" not in data["metadata"]:
         raise W2SError("metadata must be a mapping with a 'version'", where=f"{source}: metadata",
                        fix="add `metadata: {version: 1.0}` and bump it whenever a template changes")
-    data["metric_list"] = _parse_metrics(data.get("metric_list", [{"metric": "acc"}]), source)
+    data["metric_list"] = _parse_metrics(data.get("metric_list", [{"metric": "acc"}]),
+                                         KIND_OF_OUTPUT_TYPE[data.get("output_type", "classification")], source)
     data["split"] = _parse_split(data.get("split", {}), source)
     output_type = data.get("output_type", "classification")
     choices = data.get("doc_to_choice")
@@ -240,16 +255,31 @@ def _check_choice(value: Any, allowed: tuple[str, ...], key: str, source: str) -
                        fix=did_you_mean(str(value), allowed))
 
 
-def _parse_metrics(metric_list: Any, source: str) -> list[dict[str, Any]]:
+def _parse_metrics(metric_list: Any, kind: str, source: str) -> list[dict[str, Any]]:
+    """``metric_list`` items as ``{"metric": name, ...}``, each a metric registered for the task's kind
+    (``w2s_bench.metrics.registry``). lm-eval's ``higher_is_better`` and ``aggregation`` keys are accepted
+    when they agree with the registry, which is where a metric's metadata lives."""
+    where = f"{source}: metric_list"
     if not isinstance(metric_list, list):
-        raise W2SError("metric_list must be a list like [{metric: acc}]", where=f"{source}: metric_list")
+        raise W2SError("metric_list must be a list like [{metric: acc}]", where=where)
+    known = [metric.name for metric in metrics_of_kind(kind)]
     parsed = []
     for item in metric_list:
         item = {"metric": item} if isinstance(item, str) else item
-        if not isinstance(item, dict) or item.get("metric") not in KNOWN_METRICS:
+        if not isinstance(item, dict) or item.get("metric") not in known:
             name = item.get("metric") if isinstance(item, dict) else item
-            raise W2SError(f"unknown metric {name!r}", where=f"{source}: metric_list",
-                           fix=did_you_mean(str(name), KNOWN_METRICS))
+            raise W2SError(f"unknown metric {name!r} for a {kind} task", where=where, fix=did_you_mean(str(name), known))
+        metric = METRICS[item["metric"]]
+        for key, value in item.items():
+            if key not in _METRIC_ITEM_KEYS:
+                raise W2SError(f"unknown field {key!r} of metric {metric.name!r}", where=where,
+                               fix=did_you_mean(str(key), _METRIC_ITEM_KEYS))
+            if key == "higher_is_better" and value is not metric.higher_is_better:
+                raise W2SError(f"higher_is_better: {value!r} contradicts the metric {metric.name!r} "
+                               f"(higher_is_better {metric.higher_is_better})", where=where, fix="remove the key")
+            if key == "aggregation" and value != "mean":
+                raise W2SError(f"aggregation {value!r}: per-example metrics are means over the test set",
+                               where=where, fix="remove the key, or write aggregation: mean")
         parsed.append(item)
     return parsed
 

@@ -1,0 +1,103 @@
+"""The metrics w2s-bench reports, registered in one place (see ``w2s_bench.metrics.registry``).
+
+Every family: the test set size and the PGR metrics, from per-example scores. Classification: the
+protocol's fixed set (accuracy with its interval, agreement with the supervisor, gain and misfit) and the
+metrics a task may add with ``metric_list`` (AUROC, ECE, balanced accuracy, macro / weighted F1, MCC).
+:func:`run_metrics` computes a classification run's metrics from its probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from w2s_bench.metrics import classification as cls
+from w2s_bench.metrics.registry import MODELS, compute_metrics, register_metric
+from w2s_bench.metrics.stats import pgr_with_ci
+
+SCORES = ("weak_scores", "ceiling_scores", "w2s_scores")
+STATS = (*SCORES, "n_resamples", "seed", "min_gap")
+
+
+def _pgr_stats(weak: np.ndarray, ceiling: np.ndarray, w2s: np.ndarray, n_resamples: int, seed: int,
+               min_gap: float) -> dict:
+    return pgr_with_ci(weak, ceiling, w2s, n_resamples=n_resamples, seed=seed, min_gap=min_gap)
+
+
+# -- every family: from per-example scores ---------------------------------------------------------------
+register_metric("n_test", len, ("weak_scores",), kind=None, protocol=True, value="count", nullable=False,
+                higher_is_better=None, aggregate="none", description="test examples")
+
+# -- classification: the protocol's fixed set --------------------------------------------------------------
+register_metric("n_classes", lambda probs: int(np.shape(probs)[1]), ("weak_probs",), protocol=True, value="count",
+                nullable=False, higher_is_better=None, aggregate="none", description="classes (or candidates)")
+register_metric("acc", cls.accuracy, ("{model}_probs", "labels"), per_model=True, protocol=True, nullable=False,
+                show="terminal", display="{model} acc", description="test accuracy")
+register_metric("acc_ci", _pgr_stats, STATS, output="{model}_ci", per_model=True, protocol=True, value="interval",
+                nullable=False, higher_is_better=None, aggregate="none",
+                description="95% paired-bootstrap interval of the accuracy")
+
+# -- every family: PGR and the gap it divides by -----------------------------------------------------------
+register_metric("pgr", _pgr_stats, STATS, output="pgr", kind=None, protocol=True, aggregate="t_interval",
+                ci_key="pgr_ci", show="terminal", display="PGR [95% CI]",
+                description="performance gap recovered, (w2s - weak) / (ceiling - weak); None with pgr_flag's reason")
+register_metric("pgr_ci", _pgr_stats, STATS, output="pgr_ci", kind=None, protocol=True, value="interval",
+                higher_is_better=None, aggregate="none", description="95% paired-bootstrap interval of PGR")
+register_metric("pgr_flag", _pgr_stats, STATS, output="pgr_flag", kind=None, protocol=True, value="flag",
+                higher_is_better=None, aggregate="none", description="why PGR is undefined (None when it is defined)")
+register_metric("gap", _pgr_stats, STATS, output="gap", kind=None, protocol=True, nullable=False,
+                higher_is_better=None, description="ceiling - weak")
+register_metric("gap_ci", _pgr_stats, STATS, output="gap_ci", kind=None, protocol=True, value="interval",
+                nullable=False, higher_is_better=None, aggregate="none", description="95% interval of the gap")
+
+# -- classification: the student against its supervisor -------------------------------------------------
+_AGREEMENT = ("w2s_probs", "weak_probs", "labels")
+register_metric("agreement", cls.agreement, _AGREEMENT, output="agreement", protocol=True, nullable=False,
+                higher_is_better=None, show="terminal", display="agree",
+                description="share of test examples where w2s predicts the weak supervisor's class")
+for _part in ("right", "wrong"):
+    register_metric(f"agreement_weak_{_part}", cls.agreement, _AGREEMENT, output=f"agreement_weak_{_part}", protocol=True,
+                    higher_is_better=None, description=f"agreement where the weak supervisor is {_part}")
+_GAIN = ("weak_probs", "w2s_probs", "labels")
+for _name, _better, _show, _display in (("gain_sq", True, "terminal", "gain"), ("misfit_sq", False, "terminal", "misfit"),
+                                        ("gain_kl", True, "table", ""), ("misfit_kl", False, "table", ""),
+                                        ("misfit_ratio_sq", None, "record", ""), ("misfit_ratio_kl", None, "record", "")):
+    register_metric(_name, cls.gain_and_misfit, _GAIN, output=_name, protocol=True, nullable=_name.startswith("misfit_ratio"),
+                    higher_is_better=_better, show=_show, display=_display,
+                    description="Charikar et al.'s gain and misfit (squared or KL distance)")
+
+# -- classification: what a task's metric_list may add -----------------------------------------------------
+_PER_MODEL = ("{model}_probs", "labels")
+register_metric("auroc", cls.auroc, _PER_MODEL, per_model=True, description="area under the ROC curve (binary tasks)")
+register_metric("ece", cls.expected_calibration_error, _PER_MODEL, per_model=True, higher_is_better=False,
+                description="expected calibration error, 10 equal-width bins")
+register_metric("balanced_acc", cls.balanced_accuracy, _PER_MODEL, per_model=True, nullable=False, show="table",
+                description="mean per-class recall (scikit-learn balanced_accuracy_score)")
+register_metric("f1_macro", cls.f1_macro, _PER_MODEL, per_model=True, nullable=False, show="table",
+                description="unweighted mean of per-class F1 (scikit-learn f1_score, average='macro')")
+register_metric("f1_weighted", cls.f1_weighted, _PER_MODEL, per_model=True, nullable=False,
+                description="per-class F1 weighted by class share (scikit-learn f1_score, average='weighted')")
+register_metric("mcc", cls.mcc, _PER_MODEL, per_model=True, nullable=False,
+                description="Matthews correlation coefficient (scikit-learn matthews_corrcoef)")
+
+
+def classification_inputs(weak_probs: np.ndarray, ceiling_probs: np.ndarray, w2s_probs: np.ndarray, labels: np.ndarray, *,
+                          n_resamples: int, seed: int, min_gap: float) -> dict:
+    """The named inputs classification metrics read: each model's probabilities and per-example correctness
+    (its scores), the labels, and the settings of the statistics."""
+    probs = {"weak": weak_probs, "ceiling": ceiling_probs, "w2s": w2s_probs}
+    cls.check_inputs(labels, **{f"{m}_probs": p for m, p in probs.items()})  # one shape for all, before any metric
+    return {"labels": labels, **{f"{m}_probs": probs[m] for m in MODELS},
+            **{f"{m}_scores": cls.correctness(probs[m], labels) for m in MODELS},
+            "n_resamples": n_resamples, "seed": seed, "min_gap": min_gap}
+
+
+def run_metrics(weak_probs: np.ndarray, ceiling_probs: np.ndarray, w2s_probs: np.ndarray, labels: np.ndarray, *,
+                task_metrics: Iterable[str] = (), n_resamples: int = 1000, seed: int = 0, min_gap: float = 0.01) -> dict:
+    """All test-set metrics of one classification run as a flat JSON-safe dict: the protocol's metrics plus
+    the ``task_metrics`` (names from a task's ``metric_list``). Values are numbers, ``[low, high]`` lists,
+    flag strings or None; ``w2s_bench.metrics.registry`` says what each key is."""
+    inputs = classification_inputs(weak_probs, ceiling_probs, w2s_probs, labels, n_resamples=n_resamples, seed=seed,
+                                   min_gap=min_gap)
+    return compute_metrics("classification", inputs, task_metrics)
