@@ -4,10 +4,13 @@ a ceiling's predictions, a w2s student's predictions.
 An artefact's key is the hash of everything that determines it: the step, the task config hash and
 a fingerprint of the exact examples (which covers data revision, split rules, seed and --limit),
 the model's identity (name, resolved folder, weights fingerprint, settings), the method and its
-parameters, the seed, the library versions that change numbers, and a fingerprint of w2s-bench's
-own source code. Change any of them and the key changes, so a stale entry is never reused; it is
-simply not found. Weak labels and ceilings are shared by every strong model and method of a sweep,
-so a sweep fits each of them once, and a killed sweep resumes from what it finished.
+parameters, the seed, the library versions that change numbers, and a fingerprint of the part of
+w2s-bench's source that computes numbers (:data:`NUMBER_MODULES`). Change any of them and the key
+changes, so a stale entry is never reused; it is simply not found. Edits that cannot change an
+artefact (reports, the command line, the record format, metrics, which are recomputed from cached
+predictions; docstrings and comments anywhere) keep the keys, so the cache stays warm. Weak labels
+and ceilings are shared by every strong model and method of a sweep, so a sweep fits each of them
+once, and a killed sweep resumes from what it finished.
 
 Layout: ``ROOT/<step>/<key>.safetensors``: arrays (probabilities) in safetensors (no pickle), the
 record's JSON (seconds, training log, supervision info, and the key's parts, for inspection) in its
@@ -18,6 +21,7 @@ content and the last rename wins.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -46,15 +50,51 @@ def default_dir() -> Path:
     return cache_root() / "artefacts"
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """A hash of w2s-bench's Python source: any code change makes new keys (conservative: a change
-    to the report code also invalidates, which costs recomputation, never a wrong number)."""
-    package = Path(__file__).resolve().parent
+# Paths under w2s_bench/ (a folder: every module in it) whose code can change a cached artefact: models,
+# training, methods, the protocol and the sweep that wires them, the examples, the store itself, and the
+# supervision info stored with students. Their source, without docstrings and comments, is in every key.
+NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "examples.py", "methods", "models", "protocol.py",
+                  "records/supervision.py", "tasks/build.py", "tasks/config.py", "tasks/data.py", "tasks/generators",
+                  "tasks/process.py", "tasks/splits.py", "tasks/task.py", "tasks/templates.py", "train.py")
+# Modules that cannot change an artefact: reports, the command line, the record format and its reader,
+# metrics (computed from the cached predictions, after the store), task discovery, progress bars, errors.
+# Every module is in exactly one of the two lists (tests/test_cache_keys.py), so none is left out by accident.
+NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py", "files.py", "metrics", "progress.py",
+                      "records/__init__.py", "records/codec.py", "records/reader.py", "records/schema.py", "records/types.py",
+                      "report", "results.py", "tasks/__init__.py", "tasks/registry.py")
+PACKAGE = Path(__file__).resolve().parent
+
+
+def modules_in(entries: tuple[str, ...], package: Path = PACKAGE) -> list[Path]:
+    """The Python files ``entries`` name under ``package``, sorted."""
+    files = set()
+    for entry in entries:
+        path = package / entry
+        files.update(path.rglob("*.py") if path.is_dir() else [path] if path.is_file() else [])
+    return sorted(files)
+
+
+def source_fingerprint(source: str) -> str:
+    """A hash of Python source that ignores what cannot change what it computes: docstrings, other bare
+    string statements, comments and layout (it hashes the syntax tree, without line numbers)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                            and isinstance(s.value.value, str))]
+            node.body = kept or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=4)
+def code_fingerprint(package: Path = PACKAGE) -> str:
+    """A hash of the modules that compute numbers (:data:`NUMBER_MODULES`), by path and syntax tree; once
+    per process and package folder."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in modules_in(NUMBER_MODULES, package):
         digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
+        digest.update(source_fingerprint(path.read_text(encoding="utf-8")).encode())
     return digest.hexdigest()[:16]
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from w2s_bench.cache import hash_json
+from w2s_bench.cache import hash_json, source_fingerprint
 from w2s_bench.errors import W2SError
 from w2s_bench.tasks.build import ExampleBuilder
 from w2s_bench.tasks.config import TaskConfig
@@ -13,6 +16,22 @@ from w2s_bench.tasks.data import SourceData, load_source
 from w2s_bench.tasks.process import ProcessDocs, prepare_rows
 from w2s_bench.tasks.splits import ProtocolSplits, make_splits
 from w2s_bench.tasks.templates import Template
+
+# TaskConfig fields that can change a task's examples or labels (tests/test_cache_keys.py checks that every
+# field is here or in DESCRIPTIVE_FIELDS, so a new field cannot be left out of the hash by accident)
+EXAMPLE_FIELDS = ("task", "dataset_path", "dataset_name", "dataset_kwargs", "training_split", "validation_split", "test_split",
+                  "output_type", "doc_to_text", "doc_to_target", "doc_to_choice", "doc_to_id", "process_docs", "doc_filter",
+                  "target_delimiter", "binarize_choices", "split")
+DESCRIPTIVE_FIELDS = ("description", "tag", "family", "metric_list", "metadata", "source_file")  # metadata: its version is hashed
+
+
+def _function_source_fingerprint(function: Callable[..., Any]) -> str:
+    """The fingerprint of the module a ``process_docs`` function is defined in (its whole source, since the
+    function may call helpers there), or its qualified name when it has no Python source."""
+    try:
+        return source_fingerprint(Path(inspect.getsourcefile(function) or "").read_text(encoding="utf-8"))
+    except (TypeError, OSError):
+        return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}"
 
 
 class Task:
@@ -28,8 +47,15 @@ class Task:
         return self.config.task
 
     def config_hash(self) -> str:
-        """A short hash of everything in the config that determines the examples."""
-        return hash_json({k: v for k, v in asdict(self.config).items() if k != "source_file"})[:16]
+        """A short hash of what in the config can change the examples or their labels (:data:`EXAMPLE_FIELDS`,
+        the version, and the source of a ``process_docs`` function's module); not the description, tags,
+        family, citation or ``metric_list``, which change what is said or reported, not what is computed."""
+        fields = {name: getattr(self.config, name) for name in EXAMPLE_FIELDS}
+        fields["split"] = asdict(self.config.split)
+        fields["version"] = self.config.version
+        if self.process_docs is not None:
+            fields["process_docs_source"] = _function_source_fingerprint(self.process_docs)
+        return hash_json(fields)[:16]
 
     def load(self, seed: int, limit: int | None = None, data_dir: str | Path | None = None) -> LoadedTask:
         source = prepare_rows(load_source(self.config, data_dir), self.process_docs, self.doc_filter)
