@@ -78,6 +78,7 @@ def test_descriptive_task_edits_keep_the_cache_warm_and_template_edits_do_not(ke
     _, tasks = keyword_task
     yaml_file = tasks / "keywords.yaml"
     first = sweep(keyword_task, oracle)
+    assert "w2s_balanced_acc" not in first.records[0].metrics  # the task does not ask for it yet
     yaml_file.write_text(yaml_file.read_text().replace(
         "metadata: {version: 1}\n", "description: a keyword task\ntag: [mine]\nfamily: demo\n"
         "metric_list: [{metric: acc}, {metric: balanced_acc}]\nmetadata: {version: 1, citation: 'someone 2025'}\n"))

@@ -14,14 +14,21 @@ from w2s_bench.metrics import (
     accuracy,
     agreement,
     auroc,
+    balanced_accuracy,
     correctness,
     expected_calibration_error,
+    f1_macro,
+    f1_weighted,
     gain_and_misfit,
+    mcc,
     paired_bootstrap,
     pgr,
+    register_metric,
+    reported_metrics,
     run_metrics,
     seed_summary,
 )
+from w2s_bench.metrics.registry import METRICS, metric_for_key
 
 
 def probs_from_preds(preds, k: int = 2, conf: float = 0.9) -> np.ndarray:
@@ -365,3 +372,41 @@ def test_run_metrics_multiclass_with_undefined_pgr_is_json_safe():
     assert m["pgr"] is None and m["pgr_flag"] == "gap_too_small" and m["pgr_ci"] is None
     assert m["misfit_ratio_sq"] is None
     json.dumps(m, allow_nan=False)
+
+
+# ---------------------------------------------------------------- skewed-label metrics and the registry
+
+
+def test_balanced_accuracy_and_f1_hand_computed_on_a_majority_class_predictor():
+    labels = np.array([0, 0, 0, 1])
+    constant = probs_from_preds([0, 0, 0, 0])
+    assert accuracy(constant, labels) == pytest.approx(0.75)
+    assert balanced_accuracy(constant, labels) == pytest.approx(0.5)  # recall 1 on class 0, 0 on class 1
+    assert f1_macro(constant, labels) == pytest.approx((6 / 7 + 0) / 2)  # class 0: precision 3/4, recall 1
+    assert f1_weighted(constant, labels) == pytest.approx((3 * 6 / 7 + 1 * 0) / 4)
+    assert mcc(constant, labels) == 0.0
+    perfect = probs_from_preds(labels)
+    assert balanced_accuracy(perfect, labels) == f1_macro(perfect, labels) == mcc(perfect, labels) == 1.0
+
+
+def test_metric_list_decides_what_a_run_reports_beyond_the_protocol():
+    weak, ceiling, w2s, labels = nested_run(200)
+    plain = run_metrics(weak, ceiling, w2s, labels, n_resamples=50)
+    extra = run_metrics(weak, ceiling, w2s, labels, task_metrics=["balanced_acc", "f1_macro"], n_resamples=50)
+    assert not {"weak_auroc", "w2s_balanced_acc"} & plain.keys()
+    added = {f"{m}_{name}" for m in ("weak", "ceiling", "w2s") for name in ("balanced_acc", "f1_macro")}
+    assert extra.keys() - plain.keys() == added
+    assert {k: v for k, v in extra.items() if k in plain} == plain  # adding a metric changes no other number
+    # the record holds exactly the registered keys of what it reports
+    assert set(extra) == {key for m in reported_metrics("classification", ["balanced_acc", "f1_macro"]) for key in m.keys()}
+    assert extra["w2s_balanced_acc"] == pytest.approx(0.7)  # balanced labels: equal to the accuracy
+
+
+def test_registry_metadata_says_direction_and_aggregation():
+    assert metric_for_key("w2s_ece").higher_is_better is False and metric_for_key("misfit_sq").higher_is_better is False
+    assert metric_for_key("gain_sq").higher_is_better is True and metric_for_key("misfit_ratio_kl").higher_is_better is None
+    assert metric_for_key("pgr").aggregate == "t_interval" and metric_for_key("pgr").ci_key == "pgr_ci"
+    assert metric_for_key("pgr_flag").aggregate == "none" and metric_for_key("nonexistent") is None
+    assert {m.name for m in METRICS.values() if m.protocol and m.kind is None} >= {"pgr", "pgr_ci", "pgr_flag", "gap"}
+    with pytest.raises(ValueError, match="already registered"):
+        register_metric("pgr", len, ("weak_scores",))

@@ -97,6 +97,23 @@ def test_lower_is_better_metrics_flip_direction(tmp_path, capsys):
     assert "2 improved" in capsys.readouterr().out
 
 
+def test_a_metric_without_a_better_direction_fails_on_any_change_beyond_tolerance(tmp_path, capsys):
+    """agreement is neither better high nor low (imitating the supervisor's errors raises it): the registry says
+    so (higher_is_better None), and compare fails when it moves either way, even one-sided."""
+    for value in (0.99, 0.80):
+        assert compare(tmp_path, changed("naive", agreement=value), "--metrics", "agreement") == 1
+        assert "1 changed" in capsys.readouterr().out
+    assert compare(tmp_path, changed("naive", agreement=0.91), "--metrics", "agreement") == 0
+
+
+def test_a_failed_run_in_the_new_results_fails_the_check(tmp_path, capsys):
+    new = copy.deepcopy(BASELINE)
+    new[1] = {k: v for k, v in new[1].items() if k not in ("metrics", "supervision", "training", "artefacts", "seconds")}
+    new[1].update(status="failed", step="w2s", error="W2SError", reason="the targets contain a single class")
+    assert compare(tmp_path, new) == 1
+    assert "1 failed" in capsys.readouterr().out
+
+
 def test_per_metric_tolerance(tmp_path, capsys):
     metrics = ["weak_acc", "w2s_acc", "pgr"]
     assert parse_tolerance("0.02", metrics) == {"weak_acc": 0.02, "w2s_acc": 0.02, "pgr": 0.02}

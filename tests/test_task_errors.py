@@ -54,6 +54,19 @@ def test_unknown_output_type_and_metric(tmp_path):
         load_task_config(write(tmp_path, GOOD + "metric_list: [{metric: aurok}]\n"))
 
 
+def test_metric_list_is_checked_against_the_metric_registry(tmp_path):
+    config = load_task_config(write(tmp_path, GOOD + "metric_list: [acc, {metric: f1_macro, higher_is_better: true, "
+                                                      "aggregation: mean}, {metric: ece}]\n"))
+    assert config.task_metrics == ["f1_macro", "ece"]  # acc is in the protocol's set, always reported
+    for bad, message in (("[{metric: f1_macro, higher_is_better: false}]", "contradicts the metric 'f1_macro'"),
+                         ("[{metric: acc, aggregation: max}]", "aggregation 'max'"),
+                         ("[{metric: acc, weight: 2}]", "unknown field 'weight'"),
+                         ("[{metric: f1_macr}]", "did you mean 'f1_macro'")):
+        with pytest.raises(W2SError, match=message) as err:
+            load_task_config(write(tmp_path, GOOD + f"metric_list: {bad}\n"))
+        assert "metric_list" in str(err.value)
+
+
 def test_yaml_syntax_error_names_file(tmp_path):
     path = write(tmp_path, GOOD + "doc_to_choice: [unclosed\n")
     with pytest.raises(W2SError, match="invalid YAML") as err:

@@ -53,6 +53,16 @@ def test_every_shipped_yaml_follows_the_library_conventions(path):
         assert "auroc" in metrics, f"{path}: binary tasks report auroc"
 
 
+# tasks whose labels are skewed in training or test (before any balancing): accuracy alone hides a model
+# that leans to the majority class
+SKEWED = ("jigsaw_toxicity", "legalbench_unfair_tos", "davidson_hate", "wts_safety", "toxigen")
+
+
+@pytest.mark.parametrize("name", SKEWED)
+def test_skewed_tasks_report_balanced_accuracy_and_f1(registry, name):
+    assert {"balanced_acc", "f1_macro", "f1_weighted"} <= set(registry.get(name).config.task_metrics)
+
+
 def test_registry_covers_the_benchmark_families(registry):
     families = {name: registry.get(name).config.family for name in registry.names()}
     missing = [f for f in REQUIRED_FAMILIES if f not in families.values()]
