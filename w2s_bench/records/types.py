@@ -121,12 +121,10 @@ class Provenance:
 
 
 @dataclass(kw_only=True)
-class RunRecord:
-    """One finished (task, weak, strong, method, seed) run. ``metrics`` maps registered metric names
-    (``w2s_bench.metrics.registry``) to numbers, ``[low, high]`` intervals, flags or None."""
+class RunIdentity:
+    """Which run a record is: its protocol family, its file name (``key``) and its cell of the sweep."""
 
     schema_version: int = SCHEMA_VERSION
-    status: Literal["ok"] = "ok"
     kind: str
     key: str
     task: str
@@ -134,6 +132,14 @@ class RunRecord:
     strong: str
     method: str
     seed: int
+
+
+@dataclass(kw_only=True)
+class RunRecord(RunIdentity):
+    """One finished (task, weak, strong, method, seed) run. ``metrics`` maps registered metric names
+    (``w2s_bench.metrics.registry``) to numbers, ``[low, high]`` intervals, flags or None."""
+
+    status: Literal["ok"] = "ok"
     metrics: dict[str, Any]
     config: CellConfig
     data: DataInfo
@@ -145,19 +151,11 @@ class RunRecord:
 
 
 @dataclass(kw_only=True)
-class FailedRun:
+class FailedRun(RunIdentity):
     """A run that stopped for a data reason (a W2SError in one of its steps, e.g. a supervisor whose labels
     are all one class): the sweep goes on and this record says where and why. No metrics, no samples."""
 
-    schema_version: int = SCHEMA_VERSION
     status: Literal["failed"] = "failed"
-    kind: str
-    key: str
-    task: str
-    weak: str
-    strong: str
-    method: str
-    seed: int
     step: str  # the protocol step that failed: weak, ceiling or w2s
     error: str  # the exception's type
     reason: str  # its message: what went wrong, where, and the fix
