@@ -8,11 +8,13 @@ import json
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 from fakes import NoisyOracle, fake_record
 
 import w2s_bench
 from w2s_bench.errors import W2SError
+from w2s_bench.metrics import run_metrics
 from w2s_bench.records import (
     SCHEMA_VERSION,
     ChainLink,
@@ -89,10 +91,15 @@ def test_every_file_a_sweep_writes_matches_its_schema_and_reads_back(keyword_tas
     assert sorted(read_results(out / "runs"), key=lambda r: r.key) == sorted(records, key=lambda r: r.key)
     one = out / "runs" / f"{records[0].key}.json"
     assert read_results(one) == [records[0]] and results_folder(one) == out
-    # the samples are the run's probabilities at full precision: the record's accuracy recomputes exactly
-    rows = read_samples(out, records[0])
-    assert len(rows) == records[0].data.sizes.test == records[0].metrics["n_test"]
-    assert sum(type(rows[0]).scores(rows, "w2s")) / len(rows) == records[0].metrics["w2s_acc"]
+    # the samples hold the run's probabilities at full precision: every metric recomputes exactly from them,
+    # with the settings the record carries (what a leaderboard validator does)
+    for record in records:
+        rows = read_samples(out, record)
+        assert len(rows) == record.data.sizes.test == record.metrics["n_test"]
+        probs = [np.array([getattr(r, m) for r in rows]) for m in ("weak", "ceiling", "w2s")]
+        again = run_metrics(*probs, np.array([r.label for r in rows]), task_metrics=record.config.task_metrics,
+                            n_resamples=record.config.n_resamples, seed=record.seed, min_gap=record.config.min_gap)
+        assert again == record.metrics
 
 
 def test_the_schema_rejects_what_the_reader_rejects(tmp_path):

@@ -185,10 +185,10 @@ class _Sweep:
         registry.expand(config.tasks)  # unknown names fail before anything is loaded
         self.methods = [get_method(m) for m in config.methods]
         self.models = _Models(config, self.methods)
-        self.tasks = _available_tasks(registry, config)
         self.pairs, self.skipped_pairs = self.models.pairs(config)
         for (weak, _), method in itertools.product(self.pairs, self.methods):
             method.check(weak)  # a method that cannot run as configured fails before any data is loaded
+        self.tasks = _available_tasks(registry, config)
         self.store = ArtefactStore(config.cache_dir, rerun=config.rerun, writable=is_main_process())
 
     def protocols(self) -> Iterator[tuple[Task, int, LoadedTask, Protocol]]:
