@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from w2s_bench.cli import main
@@ -71,16 +72,18 @@ def test_result_tables_print_markup_in_names_verbatim(tmp_path, capsys):
     from test_paired import baseline_right, collect, fixed, run
     from test_report import record
 
-    from w2s_bench.report import method_comparisons, render_comparisons, render_rich
+    from w2s_bench.metrics import compare_methods
+    from w2s_bench.records import to_json
+    from w2s_bench.report import render_comparisons, render_rich
 
-    named = dict(record(0, 0.5), task="[/t]", weak="[bold]w")
+    named = dataclasses.replace(record(0, 0.5), task="[/t]", weak="[bold]w")
     console = Console(width=200, record=True)
     render_rich([named], console)
-    rows = method_comparisons(*collect(run("naive", 0, baseline_right(0)), run("logconf", 0, fixed(baseline_right(0), 30))))
-    render_comparisons([dict(row, task="[/t]") for row in rows], console)
+    rows = compare_methods(*collect(run("naive", 0, baseline_right(0)), run("logconf", 0, fixed(baseline_right(0), 30))))
+    render_comparisons([dataclasses.replace(row, task="[/t]") for row in rows], console)
     text = console.export_text()
     assert text.count("[/t]") == 2 and "[bold]w" in text
-    (tmp_path / "new.json").write_text(json.dumps([named]))
-    (tmp_path / "base.json").write_text(json.dumps([record(0, 0.5)]))
+    (tmp_path / "new.json").write_text(json.dumps(to_json([named])))
+    (tmp_path / "base.json").write_text(json.dumps(to_json([record(0, 0.5)])))
     assert main(["compare", str(tmp_path / "new.json"), str(tmp_path / "base.json")]) == 1  # the baseline run is missing
     assert "[/t]" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+from fakes import fake_record
 
 from w2s_bench.cli import main
 from w2s_bench.errors import W2SError
@@ -23,6 +24,7 @@ from w2s_bench.leaderboard.board import page_stem
 from w2s_bench.leaderboard.figures import accuracy_per_task, figures, methods_side_by_side, misfit_vs_gain, pgr_vs_size
 from w2s_bench.leaderboard.from_results import UNRANKED, board_from_results
 from w2s_bench.leaderboard.site import build_site
+from w2s_bench.records import to_json
 
 EVIL = "<script>alert(1)</script>"
 FAMILIES = {"sst2": "nlp", "imdb": "nlp", "chess": "chess", "jigsaw_toxicity": "safety"}
@@ -112,13 +114,15 @@ def test_page_names_stay_inside_the_submissions_folder():
 
 def test_board_from_todays_run_records():
     def record(task, method, seed, pgr, flag=None):
-        metrics = {"weak_acc": 0.6, "ceiling_acc": 0.8, "w2s_acc": 0.6 + 0.2 * (pgr or 0), "pgr": pgr, "pgr_flag": flag,
-                   "pgr_ci": None if pgr is None else [pgr - 0.1, pgr + 0.1], "gain_sq": 0.03, "misfit_sq": 0.04}
-        return {"task": task, "weak": "tfidf", "strong": "minilm-l6", "method": method, "seed": seed, "metrics": metrics,
-                "config": {"weak_model": {"name": "tfidf"}, "strong_model": {"name": "minilm-l6", "weights": "abcd"},
-                           "method_params": {}},
-                "provenance": {"created": f"2025-01-0{seed + 1}T00:00:00+00:00", "hardware": {"cpu": "x86", "cpu_count": 2},
-                               "versions": {"w2s-bench": "0.1.0"}, "git": {"commit": "0123456789abcdef", "dirty": False}}}
+        run = fake_record(task=task, weak="tfidf", strong="minilm-l6", method=method, seed=seed, weak_acc=0.6,
+                          ceiling_acc=0.8, w2s_acc=0.6 + 0.2 * (pgr or 0), pgr=pgr, pgr_flag=flag,
+                          pgr_ci=None if pgr is None else [pgr - 0.1, pgr + 0.1], gain_sq=0.03, misfit_sq=0.04)
+        run.config.strong_model = {"name": "minilm-l6", "weights": "abcd"}
+        run.provenance.created = f"2025-01-0{seed + 1}T00:00:00+00:00"
+        run.provenance.hardware.cpu, run.provenance.hardware.cpu_count = "x86", 2
+        run.provenance.versions = {"w2s-bench": "0.1.0"}
+        run.provenance.git.commit, run.provenance.git.dirty = "0123456789abcdef", False
+        return run
 
     records = [record("sst2", "naive", 0, 0.5), record("sst2", "naive", 1, 0.3), record("chess", "naive", 0, None,
                                                                                          "gap_too_small"),
@@ -225,11 +229,10 @@ def test_cli_builds_from_a_board_and_from_results(tmp_path, capsys):
     (tmp_path / "board.json").write_text(seeded_board().to_json())
     assert main(["leaderboard", "build", "--board", str(tmp_path / "board.json"), "--output", str(tmp_path / "a")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "a" / "index.html")
-    record = {"task": "w2s_demo_sentiment", "weak": "tfidf", "strong": "minilm-l6", "method": "naive", "seed": 0,
-              "metrics": {"weak_acc": 0.77, "ceiling_acc": 0.94, "w2s_acc": 0.82, "pgr": 0.27, "pgr_ci": [0.15, 0.38],
-                          "pgr_flag": None, "gain_sq": 0.02, "misfit_sq": 0.03}}
+    record = fake_record(task="w2s_demo_sentiment", weak="tfidf", strong="minilm-l6", weak_acc=0.77, ceiling_acc=0.94,
+                         w2s_acc=0.82, pgr=0.27, pgr_ci=[0.15, 0.38], gain_sq=0.02, misfit_sq=0.03)
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "results.json").write_text(json.dumps([record]))
+    (tmp_path / "run" / "results.json").write_text(json.dumps(to_json([record])))
     assert main(["leaderboard", "build", "--results", str(tmp_path / "run"), "--output", str(tmp_path / "b")]) == 0
     board = read_board(tmp_path / "b" / "board.json")
     assert [(r.task, r.family, r.pgr) for r in board.rows] == [("w2s_demo_sentiment", "demo", 0.27)]

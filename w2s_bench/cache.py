@@ -59,7 +59,7 @@ NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "exampl
 # Modules that cannot change an artefact: reports, the command line, the record format and its reader,
 # metrics (computed from the cached predictions, after the store), task discovery, progress bars, errors.
 # Every module is in exactly one of the two lists (tests/test_cache_keys.py), so none is left out by accident.
-NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py", "files.py", "metrics", "progress.py",
+NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py", "files.py", "leaderboard", "metrics", "progress.py",
                       "records/__init__.py", "records/codec.py", "records/reader.py", "records/schema.py", "records/types.py",
                       "report", "results.py", "tasks/__init__.py", "tasks/registry.py")
 PACKAGE = Path(__file__).resolve().parent

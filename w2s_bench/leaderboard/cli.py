@@ -33,9 +33,9 @@ def main(argv: list[str]) -> int:
         board = read_board(args.board)
     else:
         from w2s_bench.leaderboard.from_results import board_from_results
-        from w2s_bench.report import load_records
+        from w2s_bench.records import read_results
 
-        records = [record for source in args.results for record in load_records(source)]
+        records = [record for source in args.results for record in read_results(source)]
         board = board_from_results(records, title=args.title, include_paths=args.include_path)
     print(build_site(board, args.output))
     return 0

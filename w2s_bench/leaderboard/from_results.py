@@ -1,5 +1,5 @@
-"""A board from run records as ``results.json`` holds them today (README, "Outputs and metrics"), so
-the site can be built from any run before submissions and the ranking exist.
+"""A board from run records (``w2s_bench.records``, read with ``read_results``), so the site can be
+built from any run before submissions and the ranking exist.
 
 Each (weak, strong, method) in the records becomes one submission, labelled as produced by a
 w2s-bench run; each of its tasks one row, aggregated over seeds exactly as the terminal table
@@ -8,8 +8,8 @@ every ranking row is "unranked" and its mean PGR is the plain mean over the task
 defined, without a CI. The ranking over the leaderboard suite (a bootstrap CI over tasks and seeds)
 and the reading of validated submissions replace this module's ranking rows, not the board.
 
-The run-record format is being made typed and versioned; this reads only the keys listed in the
-README today: task, weak, strong, method, seed, metrics, and the optional config and provenance.
+Failed runs have no metrics: a submission's task row aggregates the seeds that finished, and a
+(weak, strong, method) whose every run failed is left out.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from w2s_bench.leaderboard.board import Board, ModelInfo, RankingRow, Submission, TaskRow
 from w2s_bench.models import ALIASES
+from w2s_bench.records import Provenance, Record, RunRecord
 from w2s_bench.report.table import aggregate
 from w2s_bench.tasks import TaskRegistry
 
@@ -41,51 +42,49 @@ def _model(name: str, identity: dict[str, Any] | None) -> ModelInfo:
                      parameters=spec.size * 1e6 if spec is not None and spec.size else None)
 
 
-def _hardware(provenance: dict[str, Any]) -> str:
-    hw = provenance.get("hardware") or {}
-    parts = [str(hw["cpu"])] if hw.get("cpu") else []
-    if hw.get("cpu_count"):
-        parts.append(f"{hw['cpu_count']} cores")
-    if hw.get("memory_gb"):
-        parts.append(f"{hw['memory_gb']} GB")
-    parts += [str(gpu) for gpu in hw.get("gpus") or []]
-    return ", ".join(parts)
+def _hardware(provenance: Provenance) -> str:
+    hw = provenance.hardware
+    parts = [hw.cpu] if hw.cpu else []
+    if hw.cpu_count:
+        parts.append(f"{hw.cpu_count} cores")
+    if hw.memory_gb:
+        parts.append(f"{hw.memory_gb} GB")
+    return ", ".join([*parts, *hw.gpus])
 
 
-def _code_note(provenance: dict[str, Any]) -> str:
-    version = (provenance.get("versions") or {}).get("w2s-bench")
-    git = provenance.get("git") or {}
+def _code_note(provenance: Provenance) -> str:
+    version = provenance.versions.get("w2s-bench")
+    git = provenance.git
     text = f"w2s-bench {version}" if version else "w2s-bench"
-    if git.get("commit"):
-        text += f" at commit {git['commit'][:12]}" + (" (uncommitted changes)" if git.get("dirty") else "")
+    if git.commit:
+        text += f" at commit {git.commit[:12]}" + (" (uncommitted changes)" if git.dirty else "")
     return text
 
 
-def board_from_results(records: list[dict[str, Any]], *, title: str = "w2s-bench results",
+def board_from_results(records: list[Record], *, title: str = "w2s-bench results",
                        include_paths: Iterable[str | Path] = ()) -> Board:
     """The board of a list of run records (one results.json, or several concatenated)."""
+    records = [r for r in records if isinstance(r, RunRecord)]  # a failed run has nothing to show
     registry = TaskRegistry.discover(include_paths)
     known = set(registry.names())
-    family_of = {task: registry.get(task).config.family if task in known else "other" for task in {r["task"] for r in records}}
-    by_submission: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    family_of = {task: registry.get(task).config.family if task in known else "other" for task in {r.task for r in records}}
+    by_submission: dict[tuple[str, str, str], list[RunRecord]] = defaultdict(list)
     for record in records:
-        by_submission[(record["weak"], record["strong"], record["method"])].append(record)
+        by_submission[(record.weak, record.strong, record.method)].append(record)
 
     submissions, rows, ranking = [], [], []
     for (weak, strong, method), runs in by_submission.items():
         name = f"{weak}->{strong}:{method}"
-        first, config = runs[0], runs[0].get("config") or {}
-        provenance = first.get("provenance") or {}
-        created = sorted(p["created"] for p in (r.get("provenance") or {} for r in runs) if p.get("created"))
+        config, provenance = runs[0].config, runs[0].provenance
+        created = sorted(r.provenance.created for r in runs if r.provenance.created)
         submissions.append(Submission(
             name=name, who="a w2s-bench run", when=created[0] if created else "",
-            weak=_model(weak, config.get("weak_model")), strong=_model(strong, config.get("strong_model")),
-            method=method, method_params=config.get("method_params") or {}, hardware=_hardware(provenance),
+            weak=_model(weak, config.weak_model), strong=_model(strong, config.strong_model),
+            method=method, method_params=config.method_params, hardware=_hardware(provenance),
             note=f"Produced by {_code_note(provenance)}; read from its results.json."))
         own = []
         for cell in aggregate(runs):
-            flags = sorted({r["metrics"]["pgr_flag"] for r in runs
-                            if r["task"] == cell["task"] and r["metrics"].get("pgr_flag")})
+            flags = sorted({r.metrics["pgr_flag"] for r in runs if r.task == cell["task"] and r.metrics.get("pgr_flag")})
             own.append(TaskRow(submission=name, family=family_of[cell["task"]], task=cell["task"],
                                seeds=tuple(int(s) for s in cell["seeds"].split(",")), weak=cell["weak_acc"],
                                ceiling=cell["ceiling_acc"], w2s=cell["w2s_acc"], pgr=cell["pgr"],

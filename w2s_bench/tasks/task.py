@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from w2s_bench.cache import hash_json, source_fingerprint
 from w2s_bench.errors import W2SError
@@ -25,13 +23,11 @@ EXAMPLE_FIELDS = ("task", "dataset_path", "dataset_name", "dataset_kwargs", "tra
 DESCRIPTIVE_FIELDS = ("description", "tag", "family", "metric_list", "metadata", "source_file")  # metadata: its version is hashed
 
 
-def _function_source_fingerprint(function: Callable[..., Any]) -> str:
+def _process_docs_fingerprint(process: ProcessDocs) -> str:
     """The fingerprint of the module a ``process_docs`` function is defined in (its whole source, since the
-    function may call helpers there), or its qualified name when it has no Python source."""
-    try:
-        return source_fingerprint(Path(inspect.getsourcefile(function) or "").read_text(encoding="utf-8"))
-    except (TypeError, OSError):
-        return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}"
+    function may call helpers there): the file beside the YAML, or the installed module's."""
+    path = process.local_file or inspect.getsourcefile(process.function())
+    return source_fingerprint(Path(path).read_text(encoding="utf-8"))
 
 
 class Task:
@@ -54,7 +50,7 @@ class Task:
         fields["split"] = asdict(self.config.split)
         fields["version"] = self.config.version
         if self.process_docs is not None:
-            fields["process_docs_source"] = _function_source_fingerprint(self.process_docs)
+            fields["process_docs_source"] = _process_docs_fingerprint(self.process_docs)
         return hash_json(fields)[:16]
 
     def load(self, seed: int, limit: int | None = None, data_dir: str | Path | None = None) -> LoadedTask:
