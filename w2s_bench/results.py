@@ -6,8 +6,8 @@ Layout under ``--output_path DIR``::
     DIR/runs/<run key>.json             one record per finished run
     DIR/samples/<run key>.jsonl         per test example: id, label, weak / ceiling / w2s probabilities
 
-Every write goes to a temporary file that is renamed into place, so a crash or Ctrl-C never
-leaves a half-written file. Resuming is the artefact store's job (``w2s_bench.cache``): a rerun
+Every write goes to a temporary file that is renamed into place (``w2s_bench.files``), so a crash
+or Ctrl-C never leaves a half-written file. Resuming is the artefact store's job (``w2s_bench.cache``): a rerun
 rebuilds finished runs' records from stored predictions without training.
 """
 
@@ -19,7 +19,6 @@ import platform
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import cache, lru_cache
@@ -30,22 +29,9 @@ from typing import Any
 import numpy as np
 
 from w2s_bench.examples import Example
+from w2s_bench.files import atomic_write_text, remove_stale_temp_files
 
 SCHEMA_VERSION = 2  # 2: artefact keys replace config_hash; provenance has git and hardware
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_key(task: str, weak: str, strong: str, method: str, seed: int) -> str:
@@ -125,6 +111,7 @@ class ResultsDir:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        remove_stale_temp_files(self.root, self.root / "runs", self.root / "samples")  # left by a killed run
 
     def write_run(self, record: dict[str, Any], samples: list[dict[str, Any]]) -> None:
         key = record["key"]
