@@ -225,28 +225,28 @@ class _Sweep:
                         (plan.cached if self.store.has(step, key) else plan.to_train)[step] += 1
         return plan
 
-
     def _check_counts(self, fit: Fit, loaded: LoadedTask, seed: int) -> None:
         """A W2SError, at planning time, if ``fit``'s examples have fewer of some class than its model
         needs (rather than the estimator's own error in the middle of the sweep). Scored candidates are
-        fitted as one "is this the answer" item per candidate: there every example counts for each class."""
+        fitted as one "is this the answer" item per candidate, so there each example counts for both."""
         need = fit.min_per_class or self.models.min_per_class[(fit.role, fit.model)]
         examples = fit.examples
         if examples and examples[0].is_candidates:
-            counts = {"(any)": len(examples)}
+            counts = {"each": len(examples)}
         else:
-            counts = Counter(ex.label for ex in examples)
-            counts = {name: counts.get(k, 0) for k, name in enumerate(loaded.class_names)}
-        short = {name: n for name, n in counts.items() if n < need}
-        if not short:
+            by_label = Counter(ex.label for ex in examples)
+            counts = {repr(name): by_label.get(k, 0) for k, name in enumerate(loaded.class_names)}
+        fewest = min(counts.values())
+        if fewest >= need:
             return
-        have = ", ".join(f"{n} of class {name!r}" for name, n in counts.items())
-        limit = self.config.limit
-        fix = (f"use a larger --limit (about {math.ceil(limit * need / max(min(short.values()), 0.5) / 10) * 10})"
-               if limit else "use a dataset with more examples")
-        raise W2SError(f"the {fit.what} is fitted on {len(examples)} examples of {fit.part} ({have}), and needs at "
-                       f"least {need} of each class", where=f"task {loaded.task.name}, seed {seed}"
-                       + (f", --limit {limit}" if limit else ""), fix=f"{fix}, or another {fit.role} model")
+        n, limit = len(examples), self.config.limit
+        have = ", ".join(f"{count} of class {name}" for name, count in counts.items() if name != "each")
+        fix = (f"use a larger --limit (about {math.ceil(limit * need / max(fewest, 0.5) / 10) * 10})" if limit
+               else "use a dataset with more examples")
+        raise W2SError(f"the {fit.what} is fitted on {n} example{'s' * (n != 1)} of {fit.part}"
+                       f"{f' ({have})' if have else ''} and needs at least {need} of each class",
+                       where=f"task {loaded.task.name}, seed {seed}" + (f", --limit {limit}" if limit else ""),
+                       fix=f"{fix}, or another {fit.role} model")
 
 
 def plan_sweep(config: RunConfig | None = None, **overrides: Any) -> Plan:
