@@ -59,6 +59,10 @@ def _training_log(estimator: Estimator) -> dict[str, Any] | None:
     return None if log is None else {"steps": log.steps, "best_step": log.best_step, "evals": log.evals}
 
 
+def _supervisor_name(model: str, member: int) -> str:
+    return f"weak supervisor {model}" + (f" (ensemble member {member})" if member else "")
+
+
 Builder = Callable[[str, int], Estimator]
 Identity = Callable[[str, str], Any]  # (role, model name) -> what determines that model's numbers
 
@@ -112,8 +116,8 @@ class Protocol:
 
     def fits(self, weak_model: str, strong_model: str, method: Method) -> list[Fit]:
         """Every model fitted for one (weak, strong, method) cell, with the examples it is fitted on."""
-        supervisors = [Fit(f"weak supervisor {m}" + (f" (ensemble member {k})" if k else ""), m, "weak", "train_a",
-                           self.weak_train(k)) for m, k in method.supervisors(weak_model)]
+        supervisors = [Fit(_supervisor_name(m, k), m, "weak", "train_a", self.weak_train(k))
+                       for m, k in method.supervisors(weak_model)]
         ceiling = Fit(f"ceiling {strong_model}", strong_model, "strong", "train_a", self.splits.train_a)
         return [*supervisors, ceiling, *method.student_fits(self, strong_model)]
 
@@ -167,8 +171,7 @@ class Protocol:
             fitted.extra["val_b"] = estimator.predict_proba(s.val_b) if s.val_b else np.zeros((0, self.loaded.num_classes))
             return fitted
 
-        what = f"weak supervisor {model}" + (f" (ensemble member {member})" if member else "")
-        return self._step(self.weak_key(model, member), compute, what)
+        return self._step(self.weak_key(model, member), compute, _supervisor_name(model, member))
 
     def ceiling(self, model: str) -> Fitted:
         return self._step(self.ceiling_key(model), lambda: self._fit_gt(self.make_strong(model), self.splits.train_a)[1],

@@ -12,8 +12,9 @@ under its absolute path with its size, mtime_ns, ctime_ns and inode; a file is r
 one of these changes. Rewriting a file changes its mtime and ctime (and setting the mtime back with
 ``touch -d`` or ``cp -p`` still changes the ctime, which only the kernel sets), so a stale digest
 is never used; a file touched without a change is rehashed once and keeps its fingerprint. Measured
-on 2 CPU cores: hashing all-mpnet-base-v2 (438 MB) takes about 0.6 s once (warm page cache);
-afterwards the index answers in microseconds.
+on 2 CPU cores (``benchmarks/weights_fingerprint.py``, warm page cache): all-mpnet-base-v2's 439 MB
+hash in 0.6 s on an idle machine, 6 s on loaded cores, once; afterwards the index answers in under
+a millisecond.
 
 A Hugging Face hub snapshot (``.../models--org--name/snapshots/<commit>/``) is fingerprinted by its
 commit: the hub names the snapshot by the commit its files come from, and the files are links into
