@@ -79,8 +79,9 @@ class RunConfig:
                                ("--methods", self.methods), ("--seeds", self.seeds)):
             if not values:
                 raise W2SError(f"{option} is empty", where=option, fix=f"give at least one, or leave {option} out")
-        if not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
-            raise W2SError(f"seeds must be integers, got {self.seeds!r}", where="--seeds", fix="e.g. --seeds 0,1,2")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in self.seeds):
+            raise W2SError(f"seeds must be integers in [0, 2**32) (what numpy and scikit-learn take), got {self.seeds!r}",
+                           where="--seeds", fix="e.g. --seeds 0,1,2")
         if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1):
             raise W2SError(f"--limit {self.limit!r} is not a positive number of examples", where="--limit",
                            fix="give the number of examples per split (e.g. --limit 1000), or leave --limit out for all")
