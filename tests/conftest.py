@@ -27,6 +27,19 @@ def artefact_cache(tmp_path_factory, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
+def _weights_index(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("weights") / "weights-index.json"
+
+
+@pytest.fixture(autouse=True)
+def weights_index(_weights_index, monkeypatch) -> Path:
+    """One weights-fingerprint index for the test session (a model folder is hashed once per session),
+    kept out of the user's cache."""
+    monkeypatch.setattr("w2s_bench.models.fingerprint.index_path", lambda: _weights_index)
+    return _weights_index
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "MANIFEST.md").is_file():
         pytest.skip(f"local dataset mirrors not found at {SHARED_DATA} (set W2S_BENCH_TEST_DATA)")

@@ -295,9 +295,8 @@ def test_compare_survives_records_with_odd_values(workspace, capsys, metrics, ke
         assert code in (0, 1, 2), f"{odd}: exit code {code}\n{err}"
 
 
-# Inputs the engine must refuse before training (issue 17, items 6 and 7), which this branch leaves to
-# the engine work: today each exits 0 in a dry run (checked too late) or raises a traceback. strict:
-# once the engine checks land these pass, and the marker must go.
+# Inputs the engine must refuse before training (issue 17, items 6 and 7): each once exited 0 in a dry
+# run (checked too late) or raised a traceback.
 ENGINE_CHECKS = {
     "limit 0": ["--limit", "0"], "negative limit": ["--limit", "-1"], "unavailable device": ["--device", "cuda:99"],
     "baseline not in the run": ["--baseline", "nosuch"], "no resamples": ["--n_resamples", "0"],
@@ -318,7 +317,6 @@ def test_seeds_the_models_cannot_take_are_refused_by_the_parser(workspace, capsy
     assert_clean_exit(argv, code, err)
 
 
-@pytest.mark.xfail(strict=True, reason="engine checks before training: issue 17 items 6-7 (harden-engine branch)")
 @pytest.mark.parametrize("options", ENGINE_CHECKS.values(), ids=ENGINE_CHECKS.keys())
 def test_engine_inputs_are_refused_by_the_plan(workspace, capsys, options):
     _results_files(workspace)

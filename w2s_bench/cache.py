@@ -13,10 +13,13 @@ and ceilings are shared by every strong model and method of a sweep, so a sweep 
 once, and a killed sweep resumes from what it finished.
 
 Layout: ``ROOT/<step>/<key>.safetensors``: arrays (probabilities) in safetensors (no pickle), the
-record's JSON (seconds, training log, supervision info, and the key's parts, for inspection) in its
-metadata. Writes go to a temporary file renamed into place, so readers, a crash or a second process
-sharing the cache never see half a file; two processes computing the same entry write the same
-content and the last rename wins.
+record's JSON (seconds, training log, supervision info), the key's parts and a checksum of the arrays
+in its metadata. Writes go to a temporary file renamed into place (``w2s_bench.files``), so readers,
+a crash or a second process sharing the cache never see half a file; two processes computing the
+same entry write the same content and the last rename wins. Entries are checked on read (key parts,
+checksum, shapes, finite normalised probabilities: see :class:`ArtefactStore`), so an entry altered
+or damaged outside w2s-bench is recomputed rather than trusted, and a non-finite result is never
+stored.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ import ast
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from w2s_bench.errors import W2SError
+from w2s_bench.files import atomic_write, remove_stale_temp_files
 from w2s_bench.models.offline import cache_root
 from w2s_bench.results import package_versions
 
@@ -53,15 +56,15 @@ def default_dir() -> Path:
 # Paths under w2s_bench/ (a folder: every module in it) whose code can change a cached artefact: models,
 # training, methods, the protocol and the sweep that wires them, the examples, the store itself, and the
 # supervision info stored with students. Their source, without docstrings and comments, is in every key.
-NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "examples.py", "methods", "models", "protocol.py",
-                  "records/supervision.py", "tasks/build.py", "tasks/config.py", "tasks/data.py", "tasks/generators",
-                  "tasks/process.py", "tasks/splits.py", "tasks/task.py", "tasks/templates.py", "train.py")
+NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "examples.py", "methods", "models", "params.py",
+                  "protocol.py", "records/supervision.py", "tasks/build.py", "tasks/config.py", "tasks/data.py",
+                  "tasks/generators", "tasks/process.py", "tasks/splits.py", "tasks/task.py", "tasks/templates.py", "train.py")
 # Modules that cannot change an artefact: reports, the command line, the record format and its reader,
 # metrics (computed from the cached predictions, after the store), task discovery, progress bars, errors.
 # Every module is in exactly one of the two lists (tests/test_cache_keys.py), so none is left out by accident.
-NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py", "files.py", "leaderboard", "metrics", "progress.py",
-                      "records/__init__.py", "records/codec.py", "records/reader.py", "records/schema.py", "records/types.py",
-                      "report", "results.py", "tasks/__init__.py", "tasks/registry.py")
+NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py", "files.py", "leaderboard", "metrics", "optional.py",
+                      "progress.py", "records/__init__.py", "records/codec.py", "records/reader.py", "records/schema.py",
+                      "records/types.py", "report", "results.py", "tasks/__init__.py", "tasks/registry.py")
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -115,9 +118,60 @@ class Artefact:
     record: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What a caller knows an artefact must hold, checked on every read and before every write:
+    the shape of each array (``[n, K]``: n examples, K classes) and the record's fields."""
+
+    shapes: dict[str, tuple[int, ...]]
+    fields: tuple[str, ...] = ()
+
+
+def array_checksum(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 of the arrays' names, dtypes, shapes and bytes, stored with an entry and verified on read."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(json.dumps([name, array.dtype.str, list(array.shape)]).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def artefact_problem(artefact: Artefact, expected: Expected | None) -> str | None:
+    """Why ``artefact`` cannot be a valid protocol artefact, or None. Every array is rows of class
+    probabilities: finite, in [0, 1], each row summing to 1 (within 1e-5)."""
+    if expected is not None:
+        if set(artefact.arrays) != set(expected.shapes):
+            return f"arrays {sorted(artefact.arrays)}, expected {sorted(expected.shapes)}"
+        missing = [f for f in expected.fields if f not in artefact.record]
+        if missing:
+            return f"the record lacks the field(s) {', '.join(missing)}"
+    for name, array in artefact.arrays.items():
+        want = expected.shapes[name] if expected is not None else None
+        if want is not None and tuple(array.shape) != tuple(want):
+            return f"array {name!r} has shape {tuple(array.shape)}, expected {tuple(want)}"
+        if not np.issubdtype(array.dtype, np.floating) or array.ndim != 2:
+            return f"array {name!r} is not a 2-d float array of probabilities ({array.dtype}, {array.ndim}-d)"
+        if not np.isfinite(array).all():
+            return f"array {name!r} has {int((~np.isfinite(array)).sum())} non-finite value(s) (NaN or inf)"
+        if array.size and (array.min() < 0 or array.max() > 1):
+            return f"array {name!r} has values outside [0, 1] (min {array.min():.3g}, max {array.max():.3g})"
+        sums = array.sum(axis=1)
+        if array.size and np.abs(sums - 1).max() > 1e-5:
+            return f"array {name!r} has rows that do not sum to 1 (worst {sums[np.abs(sums - 1).argmax()]:.6g})"
+    return None
+
+
 class ArtefactStore:
     """Get-or-compute for artefacts. ``root=None`` keeps nothing (``--no_cache``); ``rerun=True``
     recomputes every artefact and overwrites the stored one (``--rerun``).
+
+    An entry is trusted only after checks on read: its stored key parts equal the requested ones,
+    the checksum of its arrays matches the one stored with it, and the arrays pass
+    :func:`artefact_problem` (shapes the caller expects, finite normalised probabilities). Any
+    failure is logged with the file and the reason, and the artefact is recomputed and overwritten.
+    A computed artefact that fails :func:`artefact_problem` (a diverged model's NaN predictions) is
+    an error and is never stored.
 
     ``counts`` tallies, per step, how many artefacts were ``computed`` and how many ``reused``: the
     evidence that a sweep trained each weak model and ceiling once. ``on_computed(step)`` is called
@@ -129,6 +183,8 @@ class ArtefactStore:
         self.rerun, self.writable = rerun, writable
         self.counts: Counter[str] = Counter()
         self.on_computed: Callable[[str], None] = lambda step: None
+        if self.root is not None and self.root.is_dir():  # temporary files of writers killed mid-write
+            remove_stale_temp_files(self.root, *(p for p in self.root.iterdir() if p.is_dir()))
 
     def key(self, step: str, parts: dict[str, Any]) -> str:
         return hash_json({"step": step, **parts, "code": code_fingerprint(), "versions": package_versions(_VERSIONED)})[:32]
@@ -137,23 +193,31 @@ class ArtefactStore:
         return self.root / step / f"{key}.safetensors" if self.root is not None else None
 
     def has(self, step: str, key: str) -> bool:
-        """Whether :meth:`get_or_compute` would reuse the artefact (for ``--dry_run`` plans)."""
+        """Whether :meth:`get_or_compute` would reuse the artefact (for ``--dry_run`` plans; an entry
+        that fails its checks on read is recomputed then)."""
         path = self.path(step, key)
         return path is not None and not self.rerun and path.is_file()
 
-    def get_or_compute(self, step: str, parts: dict[str, Any],
-                       compute: Callable[[], Artefact]) -> tuple[Artefact, str, bool]:
+    def get_or_compute(self, step: str, parts: dict[str, Any], compute: Callable[[], Artefact],
+                       expected: Expected | None = None, label: str = "") -> tuple[Artefact, str, bool]:
         """The artefact for ``(step, parts)``, its key, and whether it was reused from the store
-        (else it was computed now, and stored)."""
+        (else it was computed now, and stored). ``label`` names what is computed in errors."""
         key = self.key(step, parts)
         if self.has(step, key):
-            artefact = self._read(self.path(step, key))
+            artefact = self._read(self.path(step, key), parts, expected)
             if artefact is not None:
                 self.counts[f"{step} reused"] += 1
                 return artefact, key, True
         computed = compute()
         # the record as it will read back from disk, so a fresh and a reused artefact are the same
         artefact = Artefact(computed.arrays, json.loads(json.dumps(computed.record, default=_plain)))
+        problem = artefact_problem(artefact, expected)
+        if problem:
+            raise W2SError(f"invalid result, not stored: {problem}",
+                           where=label or step,
+                           fix="if training diverged, lower lr, use dtype=float32 or set grad_clip=1.0 (--weak_args / "
+                               "--strong_args); a custom model's predict_proba must return one row of class "
+                               "probabilities per example")
         self.counts[f"{step} computed"] += 1
         self.on_computed(step)
         path = self.path(step, key)
@@ -162,30 +226,43 @@ class ArtefactStore:
         return artefact, key, False
 
     @staticmethod
-    def _read(path: Path) -> Artefact | None:
+    def _read(path: Path, parts: dict[str, Any], expected: Expected | None = None) -> Artefact | None:
+        """The entry at ``path`` if it passes every check, else None (with a warning naming the reason)."""
         from safetensors import SafetensorError, safe_open
         from safetensors.numpy import load_file
 
         try:
             with safe_open(str(path), framework="np") as handle:
-                record = json.loads(handle.metadata()["record"])
-            return Artefact(load_file(str(path)), record)
+                metadata = handle.metadata() or {}
+            arrays = load_file(str(path))
+            missing = [f for f in ("record", "key_parts", "checksum") if f not in metadata]
+            if missing:
+                reason = f"its metadata lacks {', '.join(missing)}"
+            elif json.loads(metadata["key_parts"]) != _as_stored(parts):
+                reason = "its stored key parts differ from the requested ones"
+            elif metadata["checksum"] != array_checksum(arrays):
+                reason = "the checksum of its arrays does not match the stored one (the arrays were changed)"
+            else:
+                record = json.loads(metadata["record"])
+                artefact = Artefact(arrays, record) if isinstance(record, dict) else None
+                reason = "its record is not a JSON object" if artefact is None else artefact_problem(artefact, expected)
+                if reason is None:
+                    return artefact
         except (OSError, KeyError, ValueError, SafetensorError) as exc:  # damaged by something outside w2s-bench
-            log.warning("ignoring unreadable cache entry %s (%s); recomputing", path, exc)
-            return None
+            reason = f"unreadable ({exc})"
+        log.warning("ignoring cache entry %s: %s; recomputing and overwriting it", path, reason)
+        return None
 
     @staticmethod
     def _write(path: Path, artefact: Artefact, parts: dict[str, Any]) -> None:
         from safetensors.numpy import save_file
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            arrays = {name: np.ascontiguousarray(value) for name, value in artefact.arrays.items()}
-            save_file(arrays, tmp, metadata={"record": json.dumps(artefact.record),
-                                             "key_parts": json.dumps(parts, default=str)})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        arrays = {name: np.ascontiguousarray(value) for name, value in artefact.arrays.items()}
+        metadata = {"record": json.dumps(artefact.record), "key_parts": json.dumps(parts, default=str),
+                    "checksum": array_checksum(arrays)}
+        atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata=metadata))
+
+
+def _as_stored(parts: dict[str, Any]) -> Any:
+    """Key parts as they read back from an entry's metadata (tuples become lists, objects strings)."""
+    return json.loads(json.dumps(parts, default=str))

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from w2s_bench.errors import W2SError
 from w2s_bench.evaluator import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STEPS, Plan, RunConfig, plan_sweep, run_sweep
+from w2s_bench.files import atomic_write_text
 from w2s_bench.progress import console as make_console
 from w2s_bench.progress import set_quiet
 from w2s_bench.records import read_results
@@ -66,7 +67,7 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--data_dir", default=None, help="local dataset mirror (<dir>/<hub id>[/<config>]/<split>.jsonl); "
                    "default $W2S_BENCH_DATA_DIR, else the Hugging Face hub")
     p.add_argument("--include_path", action="append", default=[], help="extra folder (or file) of task YAMLs")
-    p.add_argument("--weak_args", type=parse_model_args, default={}, help="e.g. C=0.5 or lr=1e-4,epochs=3")
+    p.add_argument("--weak_args", type=parse_model_args, default={}, help="e.g. Cs=0.5 (TF-IDF) or lr=1e-4,epochs=3")
     p.add_argument("--strong_args", type=parse_model_args, default={}, help="e.g. lr=1e-5,epochs=2,lora=true")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     p.add_argument("--output_path", default=None, help="folder for results.json, comparisons.json, per-run records "
@@ -78,7 +79,8 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry_run", action="store_true", help="print the plan (runs, trainings after the cache) and stop")
     p.add_argument("--all_pairs", action="store_true", help="also run (weak, strong) pairs whose weak model is not "
                    "smaller than the strong one")
-    p.add_argument("--baseline", default="naive", help="method the others are compared with (paired, same seeds)")
+    p.add_argument("--baseline", default=None, help="method the others are compared with (paired, same seeds); "
+                   "default naive")
     p.add_argument("--n_resamples", type=int, default=1000, help="bootstrap resamples for CIs")
     p.add_argument("--format", choices=["table", "markdown", "csv"], default="table", help="what to print")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -149,8 +151,8 @@ def _run(argv: list[str]) -> int:
               + "; reused from the cache: " + ", ".join(f"{counts.get(f'{s} reused', 0)} {s}" for s in STEPS))
     if args.output_path:
         out = Path(args.output_path)
-        (out / "results.md").write_text(to_markdown(records))
-        (out / "results.csv").write_text(to_csv(records))
+        atomic_write_text(out / "results.md", to_markdown(records))
+        atomic_write_text(out / "results.csv", to_csv(records))
         err.print(f"results in {out}/ (results.json, comparisons.json, results.md, results.csv, runs/, samples/)")
     if sweep.failed:
         err.print(f"[bold red]{len(sweep.failed)} of {len(records)} runs failed[/] (the note column and results.json "
@@ -229,6 +231,9 @@ def _validate(argv: list[str]) -> int:
     args = p.parse_args(argv)
     console = make_console()
     for file in args.files:
+        if not Path(file).is_file():
+            raise W2SError(f"{'is a folder' if Path(file).is_dir() else 'no such file'}", where=file,
+                           fix="give task YAML files (`w2s-bench ls tasks` lists the shipped ones)")
         task = Task(load_task_config(Path(file)))
         if args.schema_only:
             console.print(f"[green]ok[/] {escape(file)}: task {task.name!r} (schema)")
@@ -272,12 +277,14 @@ def _compare(argv: list[str]) -> int:
 
 
 def _plot(argv: list[str]) -> int:
+    from w2s_bench.optional import require
     from w2s_bench.report.plots import FILES, plot_results
 
     p = argparse.ArgumentParser(prog="w2s-bench plot", description=f"draw {', '.join(FILES)} from a run's results")
     p.add_argument("results", help="results.json, or the --output_path folder holding it")
     p.add_argument("--output_dir", help="where the PNG files go (default: a 'plots' folder beside results.json)")
     args = p.parse_args(argv)
+    require("matplotlib", "w2s-bench plot")  # before reading: a missing extra is the first thing to fix
     source = Path(args.results)
     out_dir = Path(args.output_dir) if args.output_dir else (source if source.is_dir() else source.parent) / "plots"
     for path in plot_results(read_results(source), out_dir):

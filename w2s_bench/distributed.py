@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from w2s_bench.errors import W2SError
+from w2s_bench.optional import require
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -30,6 +32,12 @@ def is_main_process() -> bool:
     return not is_distributed() or int(os.environ.get("RANK", "0")) == 0
 
 
+def require_accelerate() -> ModuleType:
+    """The accelerate package, or the W2SError naming the extra that installs it (checked when a sweep
+    is planned, before any training)."""
+    return require("accelerate", "multi-process training (accelerate launch)")
+
+
 def get_accelerator() -> Accelerator | None:
     """The process's ``accelerate.Accelerator`` when distributed, else None.
 
@@ -43,13 +51,9 @@ def get_accelerator() -> Accelerator | None:
     if not is_distributed():
         return None
     if _accelerator is None:
-        try:
-            from accelerate import Accelerator, DistributedDataParallelKwargs
-        except ImportError as error:
-            raise W2SError("multi-process training needs the accelerate package", where="accelerate launch",
-                           fix='pip install "w2s-bench[multi-gpu]"') from error
-        accelerator = Accelerator(mixed_precision="no",
-                                  kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        accelerate = require_accelerate()
+        accelerator = accelerate.Accelerator(
+            mixed_precision="no", kwargs_handlers=[accelerate.DistributedDataParallelKwargs(find_unused_parameters=True)])
         if accelerator.num_processes != int(os.environ["WORLD_SIZE"]):
             # without GPUs accelerate joins the processes only when told to use the CPU; each would train alone
             raise W2SError(f"{os.environ['WORLD_SIZE']} processes were launched, but accelerate found no devices to "

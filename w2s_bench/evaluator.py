@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,11 +28,12 @@ from typing import Any
 
 from w2s_bench import cache
 from w2s_bench.cache import ArtefactStore
-from w2s_bench.distributed import is_main_process
-from w2s_bench.errors import W2SError
+from w2s_bench.distributed import is_distributed, is_main_process, require_accelerate
+from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.examples import accuracy_of, labels_of
+from w2s_bench.files import writable_folder_problem
 from w2s_bench.methods import get_method
-from w2s_bench.methods.base import Method
+from w2s_bench.methods.base import Fit, Method
 from w2s_bench.metrics import compare_methods, run_metrics
 from w2s_bench.models import build_estimator, resolve
 from w2s_bench.models.registry import ModelSpec, fetch
@@ -55,6 +57,7 @@ from w2s_bench.results import ResultsDir, classification_samples, provenance, ru
 from w2s_bench.tasks import Task, TaskRegistry
 from w2s_bench.tasks.data import load_source
 from w2s_bench.tasks.task import LoadedTask
+from w2s_bench.train import check_device
 
 log = logging.getLogger("w2s_bench")
 
@@ -85,7 +88,30 @@ class RunConfig:
     all_pairs: bool = False  # also pairs whose weak model is not smaller than the strong one
     cache_dir: str | None = field(default_factory=lambda: str(cache.default_dir()))  # None: --no_cache
     rerun: bool = False  # recompute every artefact, overwriting the stored ones
-    baseline: str = "naive"  # the method others are compared with
+    baseline: str | None = None  # the method others are compared with; None: naive (else each cell's first)
+
+    def check(self) -> None:
+        """The options that can be checked without loading anything; a W2SError names the first bad one."""
+        for option, values in (("--tasks", self.tasks), ("--weak", self.weak), ("--strong", self.strong),
+                               ("--methods", self.methods), ("--seeds", self.seeds)):
+            if not values:
+                raise W2SError(f"{option} is empty", where=option, fix=f"give at least one, or leave {option} out")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in self.seeds):
+            raise W2SError(f"seeds must be integers in [0, 2**32) (what numpy and scikit-learn take), got {self.seeds!r}",
+                           where="--seeds", fix="e.g. --seeds 0,1,2")
+        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1):
+            raise W2SError(f"--limit {self.limit!r} is not a positive number of examples", where="--limit",
+                           fix="give the number of examples per split (e.g. --limit 1000), or leave --limit out for all")
+        if isinstance(self.n_resamples, bool) or not isinstance(self.n_resamples, int) or self.n_resamples < 1:
+            raise W2SError(f"--n_resamples {self.n_resamples!r} is not a positive number", where="--n_resamples",
+                           fix="e.g. --n_resamples 1000 (the default)")
+        if self.device:
+            check_device(self.device)
+        for option, folder in (("--output_path", self.output_path), ("--use_cache", self.cache_dir)):
+            problem = writable_folder_problem(folder) if folder else None
+            if problem:
+                raise W2SError(f"{folder} {problem}", where=option, fix="give a folder that exists or can be created, "
+                               "and that you can write to")
 
 
 @dataclass
@@ -136,22 +162,27 @@ class _Models:
     def __init__(self, config: RunConfig, methods: list[Method]) -> None:
         # methods' own models: ensemble members supervise (weak_args); bootstrap links are students (strong_args)
         extra = {role: [n for m in methods for n, r in m.models().items() if r == role] for role in ("weak", "strong")}
-        self.specs = {
-            "weak": {n: self._spec(n, config.weak_args, config.device) for n in dict.fromkeys(config.weak + extra["weak"])},
-            "strong": {n: self._spec(n, config.strong_args, config.device)
-                       for n in dict.fromkeys(config.strong + extra["strong"])},
-        }
+        names = {"weak": config.weak + extra["weak"], "strong": config.strong + extra["strong"]}
+        args = {"weak": config.weak_args, "strong": config.strong_args}
+        self.specs = {role: {n: self._spec(n, args[role], config.device, f"--{role}_args") for n in dict.fromkeys(names[role])}
+                      for role in ("weak", "strong")}
         self._identities = {(role, n): spec.identity() for role, specs in self.specs.items() for n, spec in specs.items()}
+        # each model built once now: its constructor checks its settings before any training, and says
+        # how many examples of each class it needs to be fitted (TF-IDF's cross-validation: 5)
+        self.min_per_class = {(role, n): getattr(build_estimator(spec, 0), "min_examples_per_class", 1)
+                              for role, specs in self.specs.items() for n, spec in specs.items()}
 
     @staticmethod
-    def _spec(name: str, args: dict[str, Any], device: str | None) -> ModelSpec:
-        """Resolve a model name, fetching its weights once, before any training, so that a model that
-        cannot be had fails the run at once and later builds read the local folder."""
-        spec = resolve(name).with_params(args)
+    def _spec(name: str, args: dict[str, Any], device: str | None, option: str) -> ModelSpec:
+        """Resolve a model name with its settings checked, and fetch its weights once, before any
+        training, so that a model that cannot be had fails the run at once and later builds read the
+        local folder."""
+        spec = resolve(name).with_params(args, where=option)
         if spec.kind == "hf":
-            spec = replace(spec, path=fetch(spec))
             if device:
-                spec = spec.with_params({"device": device})
+                spec = spec.with_params({"device": device}, where="--device")
+            check_device(spec.params.get("device", "auto"), where=f"{option} device" if "device" in args else "--device")
+            spec = replace(spec, path=fetch(spec))
         return spec
 
     def identity(self, role: str, name: str) -> dict[str, Any]:
@@ -180,10 +211,17 @@ class _Sweep:
     """Resolved inputs shared by planning and running."""
 
     def __init__(self, config: RunConfig) -> None:
+        config.check()
         self.config = config
+        if is_distributed():
+            require_accelerate()
         registry = TaskRegistry.discover(config.include_paths)
         registry.expand(config.tasks)  # unknown names fail before anything is loaded
         self.methods = [get_method(m) for m in config.methods]
+        names = [m.name for m in self.methods]
+        if config.baseline is not None and config.baseline not in names:
+            raise W2SError(f"--baseline {config.baseline!r} is not a method of this run ({', '.join(names)})",
+                           where="--baseline", fix=f"{did_you_mean(config.baseline, names)} (or add it to --methods)")
         self.models = _Models(config, self.methods)
         self.pairs, self.skipped_pairs = self.models.pairs(config)
         for (weak, _), method in itertools.product(self.pairs, self.methods):
@@ -200,14 +238,39 @@ class _Sweep:
     def plan(self) -> Plan:
         plan = Plan([], self.skipped_pairs)
         seen: set[tuple[str, str]] = set()
-        for task, seed, _, protocol in self.protocols():
+        for task, seed, loaded, protocol in self.protocols():
             for (weak, strong), method in itertools.product(self.pairs, self.methods):
+                for fit in protocol.fits(weak, strong, method):
+                    self._check_counts(fit, loaded, seed)
                 plan.cells.append(Cell(task, seed, weak, strong, method))
                 for step, key in protocol.cell_keys(weak, strong, method):
                     if (step, key) not in seen:
                         seen.add((step, key))
                         (plan.cached if self.store.has(step, key) else plan.to_train)[step] += 1
         return plan
+
+    def _check_counts(self, fit: Fit, loaded: LoadedTask, seed: int) -> None:
+        """A W2SError, at planning time, if ``fit``'s examples have fewer of some class than its model
+        needs (rather than the estimator's own error in the middle of the sweep). Scored candidates are
+        fitted as one "is this the answer" item per candidate, so there each example counts for both."""
+        need = fit.min_per_class or self.models.min_per_class[(fit.role, fit.model)]
+        examples = fit.examples
+        if examples and examples[0].is_candidates:
+            counts = {"each": len(examples)}
+        else:
+            by_label = Counter(ex.label for ex in examples)
+            counts = {repr(name): by_label.get(k, 0) for k, name in enumerate(loaded.class_names)}
+        fewest = min(counts.values())
+        if fewest >= need:
+            return
+        n, limit = len(examples), self.config.limit
+        have = ", ".join(f"{count} of class {name}" for name, count in counts.items() if name != "each")
+        fix = (f"use a larger --limit (about {math.ceil(limit * need / max(fewest, 0.5) / 10) * 10})" if limit
+               else "use a dataset with more examples")
+        raise W2SError(f"the {fit.what} is fitted on {n} example{'s' * (n != 1)} of {fit.part}"
+                       f"{f' ({have})' if have else ''} and needs at least {need} of each class",
+                       where=f"task {loaded.task.name}, seed {seed}" + (f", --limit {limit}" if limit else ""),
+                       fix=f"{fix}, or another {fit.role} model")
 
 
 def plan_sweep(config: RunConfig | None = None, **overrides: Any) -> Plan:

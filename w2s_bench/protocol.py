@@ -19,14 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from w2s_bench.cache import Artefact, ArtefactStore
+from w2s_bench.cache import Artefact, ArtefactStore, Expected
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example, accuracy_of, labels_of, one_hot
-from w2s_bench.methods.base import Method
+from w2s_bench.methods.base import Fit, Method
 from w2s_bench.models.base import Estimator
 from w2s_bench.records.codec import to_json
 from w2s_bench.tasks.splits import ProtocolSplits
 from w2s_bench.tasks.task import LoadedTask
+from w2s_bench.train import TrainingDiverged
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Fitted:
     key: str = ""
     reused: bool = False
 
+    RECORD_FIELDS = ("seconds", "training", "info")
+
     def to_artefact(self) -> Artefact:
         return Artefact({"test": self.test_probs, **self.extra},
                         {"seconds": self.seconds, "training": self.training, "info": self.info})
@@ -56,6 +59,10 @@ class Fitted:
 def _training_log(estimator: Estimator) -> dict[str, Any] | None:
     log = getattr(estimator, "training_log", None)
     return None if log is None else {"steps": log.steps, "best_step": log.best_step, "evals": log.evals}
+
+
+def _supervisor_name(model: str, member: int) -> str:
+    return f"weak supervisor {model}" + (f" (ensemble member {member})" if member else "")
 
 
 Builder = Callable[[str, int], Estimator]
@@ -110,20 +117,44 @@ class Protocol:
         wanted += [self.ceiling_key(strong_model), self.w2s_key(weak_model, strong_model, method)]
         return [(step, self.store.key(step, parts)) for step, parts in wanted]
 
-    def _step(self, step_and_parts: tuple[str, dict[str, Any]], compute: Callable[[], Fitted]) -> Fitted:
-        """The step's result, computed once. A step that failed for a data reason (W2SError) fails again at
-        once for the next cell that needs it, instead of training again to the same failure."""
+    def fits(self, weak_model: str, strong_model: str, method: Method) -> list[Fit]:
+        """Every model fitted for one (weak, strong, method) cell, with the examples it is fitted on."""
+        supervisors = [Fit(_supervisor_name(m, k), m, "weak", "train_a", self.weak_train(k))
+                       for m, k in method.supervisors(weak_model)]
+        ceiling = Fit(f"ceiling {strong_model}", strong_model, "strong", "train_a", self.splits.train_a)
+        return [*supervisors, ceiling, *method.student_fits(self, strong_model)]
+
+    def weak_train(self, member: int = 0) -> list[Example]:
+        """What a supervisor is fitted on: train_a, or for ``member`` > 0 a bootstrap resample of it."""
+        train = self.splits.train_a
+        if not member:
+            return train
+        rng = np.random.default_rng([self.seed, member])
+        return [train[i] for i in rng.integers(0, len(train), len(train))]
+
+    def _expected(self, step: str) -> Expected:
+        """The arrays a step's artefact holds (``[n, K]`` probabilities) and its record's fields."""
+        s, k = self.splits, self.loaded.num_classes
+        parts = {"test": s.test, **({"train_b": s.train_b, "val_b": s.val_b} if step == "weak" else {})}
+        return Expected({name: (len(examples), k) for name, examples in parts.items()}, Fitted.RECORD_FIELDS)
+
+    def _step(self, step_and_parts: tuple[str, dict[str, Any]], compute: Callable[[], Fitted], what: str) -> Fitted:
+        """One step's result, from the memo, the store, or ``compute``; ``what`` names it in errors. A step
+        that failed for a data reason (W2SError) fails again at once for the next cell that needs it, instead
+        of training again to the same failure."""
         step, parts = step_and_parts
         memo_key = self.store.key(step, parts)
         if memo_key in self._failures:
             raise self._failures[memo_key]
         if memo_key not in self._memo:
+            label = f"{what} (task {self.loaded.task.name}, seed {self.seed})"
             try:
-                artefact = self.store.get_or_compute(step, parts, lambda: compute().to_artefact())
+                stored = self.store.get_or_compute(step, parts, lambda: compute().to_artefact(), self._expected(step), label)
             except W2SError as exc:
-                self._failures[memo_key] = exc
-                raise
-            self._memo[memo_key] = Fitted.from_artefact(*artefact)
+                failure = exc.during(label) if isinstance(exc, TrainingDiverged) else exc
+                self._failures[memo_key] = failure
+                raise failure from None
+            self._memo[memo_key] = Fitted.from_artefact(*stored)
         return self._memo[memo_key]
 
     # -- the protocol's steps ------------------------------------------------------------------------
@@ -143,20 +174,17 @@ class Protocol:
         deterministic learners such as TF-IDF + logistic regression."""
 
         def compute() -> Fitted:
-            train = self.splits.train_a
-            if member:
-                rng = np.random.default_rng([self.seed, member])
-                train = [train[i] for i in rng.integers(0, len(train), len(train))]
-            estimator, fitted = self._fit_gt(self._build_weak(model, self.seed + 1000 * member), train)
+            estimator, fitted = self._fit_gt(self._build_weak(model, self.seed + 1000 * member), self.weak_train(member))
             s = self.splits
             fitted.extra["train_b"] = estimator.predict_proba(s.train_b)
             fitted.extra["val_b"] = estimator.predict_proba(s.val_b) if s.val_b else np.zeros((0, self.loaded.num_classes))
             return fitted
 
-        return self._step(self.weak_key(model, member), compute)
+        return self._step(self.weak_key(model, member), compute, _supervisor_name(model, member))
 
     def ceiling(self, model: str) -> Fitted:
-        return self._step(self.ceiling_key(model), lambda: self._fit_gt(self.make_strong(model), self.splits.train_a)[1])
+        return self._step(self.ceiling_key(model), lambda: self._fit_gt(self.make_strong(model), self.splits.train_a)[1],
+                          f"ceiling {model}")
 
     def w2s(self, weak_model: str, strong_model: str, method: Method) -> Fitted:
         """Train a fresh strong model on the method's supervision; ``info`` says how the labels
@@ -172,4 +200,5 @@ class Protocol:
             info = replace(supervision.info, label_accuracy=accuracy_of(supervision.train, s.train_b))
             return Fitted(test_probs, time.perf_counter() - start, _training_log(student), info=to_json(info))
 
-        return self._step(self.w2s_key(weak_model, strong_model, method), compute)
+        return self._step(self.w2s_key(weak_model, strong_model, method), compute,
+                          f"w2s student {strong_model} ({method.name}, weak {weak_model})")

@@ -8,8 +8,8 @@ Layout under ``--output_path DIR``::
     DIR/samples/<run key>.jsonl         per test example: id, label, weak / ceiling / w2s probabilities
     DIR/comparisons.json                the paired method comparisons
 
-Every write goes to a temporary file that is renamed into place, so a crash or Ctrl-C never
-leaves a half-written file. Resuming is the artefact store's job (``w2s_bench.cache``): a rerun
+Every write goes to a temporary file that is renamed into place (``w2s_bench.files``), so a crash
+or Ctrl-C never leaves a half-written file. Resuming is the artefact store's job (``w2s_bench.cache``): a rerun
 rebuilds finished runs' records from stored predictions without training.
 """
 
@@ -21,7 +21,6 @@ import platform
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import cache, lru_cache
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from w2s_bench.examples import Example
+from w2s_bench.files import atomic_write_text, remove_stale_temp_files
 from w2s_bench.records import (
     ClassificationSample,
     GitState,
@@ -43,20 +43,6 @@ from w2s_bench.records import (
     Sample,
     to_json,
 )
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_key(task: str, weak: str, strong: str, method: str, seed: int) -> str:
@@ -131,6 +117,7 @@ class ResultsDir:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        remove_stale_temp_files(self.root, self.root / "runs", self.root / "samples")  # left by a killed run
 
     def write_run(self, record: Record, samples: list[Sample]) -> None:
         """A run's record and its samples; a failed run has none, and an older run's samples file of the

@@ -13,7 +13,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,9 @@ import torch.nn.functional as F
 from w2s_bench.distributed import get_accelerator
 from w2s_bench.errors import W2SError
 from w2s_bench.progress import progress_bar
+
+_AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+DTYPES = ("auto", "float32", "fp32", *_AUTOCAST_DTYPES)
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,43 @@ class TrainConfig:
     dtype: str = "auto"
     seed: int = 0
 
-    @classmethod
-    def field_names(cls) -> set[str]:
-        return {f.name for f in fields(cls)}
+    def __post_init__(self) -> None:
+        """The ranges types cannot say, checked when an estimator is built: for every model of a sweep
+        that is when its plan is made, before any training."""
+        for name, valid, rule in (
+            ("lr", self.lr > 0, "> 0"), ("epochs", self.epochs >= 0, ">= 0"), ("min_steps", self.min_steps >= 0, ">= 0"),
+            ("batch_size", self.batch_size >= 1, ">= 1"), ("eval_batch_size", self.eval_batch_size >= 1, ">= 1"),
+            ("max_length", self.max_length >= 1, ">= 1"), ("warmup_fraction", 0 <= self.warmup_fraction <= 1, "in [0, 1]"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"), ("grad_clip", self.grad_clip >= 0, ">= 0 (0: no clipping)"),
+            ("evals_per_epoch", self.evals_per_epoch >= 1, ">= 1"),
+            ("dtype", self.dtype in DTYPES, f"one of {', '.join(DTYPES)}"),
+        ):
+            if not valid:
+                raise W2SError(f"{name}={getattr(self, name)!r} must be {rule}", where="--weak_args/--strong_args",
+                               fix=f"e.g. {name}={getattr(TrainConfig, name)} (the default)")
+
+
+def check_device(name: str, where: str = "--device") -> None:
+    """A W2SError unless ``name`` is ``auto`` or a device torch knows and this machine has, so that
+    ``--device cuda`` on a machine without CUDA fails before any training, not in the middle of it."""
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise W2SError(f"unknown device {name!r}", where=where,
+                       fix="use cpu, cuda, cuda:N or mps (or leave it out: the best available)")
+    mps = getattr(torch.backends, "mps", None)
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available()}[device.type]
+    if not available:
+        raise W2SError(f"device {name!r} is not available on this machine (torch {torch.__version__}"
+                       f"{', built without CUDA' if device.type == 'cuda' and torch.version.cuda is None else ''})",
+                       where=where, fix="use --device cpu, or leave --device out to use the best available device")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise W2SError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)", where=where,
+                       fix=f"use cuda:0 ... cuda:{torch.cuda.device_count() - 1}")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -70,10 +107,9 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     if name in ("float32", "fp32"):
         return None
-    dtype = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}.get(name)
-    if dtype is None:
-        raise W2SError(f"unknown dtype {name!r}", where="dtype", fix="use auto, float32, bfloat16 or float16")
-    return dtype
+    if name not in _AUTOCAST_DTYPES:
+        raise W2SError(f"unknown dtype {name!r}", where="dtype", fix=f"use one of {', '.join(DTYPES)}")
+    return _AUTOCAST_DTYPES[name]
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
@@ -101,6 +137,24 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random |
         batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
     rng.shuffle(batches)
     yield from batches
+
+
+class TrainingDiverged(W2SError):
+    """The training loss became NaN or infinite: the weights are ruined, so training stops at once
+    (rather than training on, and caching NaN predictions). The message names the model and the
+    settings that usually fix it; the protocol adds the task and step (:meth:`during`)."""
+
+    def __init__(self, label: str, step: int, total: int, loss: float, config: TrainConfig, where: str | None = None) -> None:
+        self.label, self.step, self.total, self.loss, self.config = label, step, total, loss, config
+        super().__init__(f"training {label} diverged: the loss was {loss} at step {step} of {total}",
+                         where=where or f"model {label}",
+                         fix=f"lower the learning rate (lr={config.lr:g} now, e.g. lr={config.lr / 10:g}), train in "
+                             f"float32 (dtype=float32; dtype={config.dtype} now) or clip gradients (grad_clip=1.0; "
+                             f"grad_clip={config.grad_clip:g} now), in --weak_args or --strong_args")
+
+    def during(self, where: str) -> TrainingDiverged:
+        """The same error, located in the protocol step that was training (task, seed, step)."""
+        return TrainingDiverged(self.label, self.step, self.total, self.loss, self.config, where=where)
 
 
 @dataclass
@@ -164,6 +218,8 @@ def train_loop(model: torch.nn.Module, forward: Callable[[torch.nn.Module, list[
             with autocast(device, dtype):
                 logits = forward(module, examples)
             loss = loss_fn(logits.float(), target_tensor[examples].to(device), (step - 1) / total)
+            if not torch.isfinite(loss.detach()).all():
+                raise TrainingDiverged(label, step, total, float(loss.detach().float().mean()), config)
             optimizer.zero_grad(set_to_none=True)
             backward(loss * (len(share) * world / len(batch)))
             if config.grad_clip:

@@ -25,6 +25,7 @@ import jinja2
 from w2s_bench.errors import W2SError
 from w2s_bench.leaderboard.board import PGR_FLAG_REASONS, Board, TaskRow, page_stem
 from w2s_bench.leaderboard.figures import figures, format_parameters
+from w2s_bench.optional import EXTRAS, require
 from w2s_bench.report.table import fmt
 from w2s_bench.results import atomic_write_text
 
@@ -33,14 +34,11 @@ STATIC_FILES = ("style.css", "leaderboard.js")
 
 def plotly_js() -> Path:
     """plotly.js as the PyPI ``plotly`` package ships it (bundled into the site, so no CDN is needed)."""
-    fix = 'pip install "w2s-bench[leaderboard]"'
-    try:
-        import plotly
-    except ImportError as exc:
-        raise W2SError("the leaderboard site needs the plotly package for its figures", where="plotly", fix=fix) from exc
+    plotly = require("plotly", "the leaderboard site's figures")
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     if not path.is_file():
-        raise W2SError(f"the plotly package has no {path.name} at {path}", where="plotly", fix=fix)
+        raise W2SError(f"the plotly package has no {path.name} at {path}", where="plotly",
+                       fix=f'pip install --force-reinstall "w2s-bench[{EXTRAS["plotly"]}]"')
     return path
 
 

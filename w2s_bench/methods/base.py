@@ -16,7 +16,6 @@ the registered factory, so a typo gets a "did you mean".
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import numpy as np
 from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.examples import Example
 from w2s_bench.models.base import Estimator, Loss
-from w2s_bench.models.registry import parse_value
+from w2s_bench.params import check_settings, parse_value, settings_of, source_of
 from w2s_bench.records.supervision import SingleSupervision, SupervisionInfo
 
 if TYPE_CHECKING:
@@ -43,6 +42,20 @@ class Supervision:
     train: np.ndarray
     val: np.ndarray
     info: SupervisionInfo = field(default_factory=SingleSupervision)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One model fitted on a set of training examples, as a sweep plan checks it: the part holds
+    enough examples of each class for the estimator (``min_per_class`` overrides the estimator's own
+    ``min_examples_per_class``, e.g. a probe fitted on a transformer's features)."""
+
+    what: str  # "weak supervisor tfidf", "bootstrap link minilm-l2 (fold 1 of train_b)", ...
+    model: str
+    role: str  # "weak" or "strong": whose settings build the model
+    part: str  # the protocol part the examples come from
+    examples: Sequence[Example]
+    min_per_class: int | None = None
 
 
 @dataclass
@@ -63,6 +76,11 @@ class Method:
     def check(self, weak_model: str) -> None:
         """Raise a W2SError when the method cannot run as configured with this weak model; the sweep calls
         it for every cell while planning, before anything is trained."""
+
+    def student_fits(self, protocol: Protocol, strong_model: str) -> list[Fit]:
+        """The models this method fits on train_b, for the plan's check that each has enough examples
+        per class (the ground-truth counts: the weak labels are not known before training)."""
+        return [Fit(f"w2s student {strong_model}", strong_model, "strong", "train_b", protocol.splits.train_b)]
 
     def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
         """The weak supervisor's labels for train_b and its validation part."""
@@ -89,7 +107,14 @@ METHODS: dict[str, Callable[..., Method]] = {}
 
 
 def register(name: str) -> Callable[[Callable[..., Method]], Callable[..., Method]]:
+    """``@register("name")`` on a factory whose keyword arguments are the method's parameters. A name
+    already taken by another factory is refused, naming both."""
+
     def wrap(factory: Callable[..., Method]) -> Callable[..., Method]:
+        taken = METHODS.get(name)
+        if taken is not None and taken is not factory:
+            raise W2SError(f"method name {name!r} is already registered by {source_of(taken)}",
+                           where=f"@register({name!r}) on {source_of(factory)}", fix="choose another name")
         METHODS[name] = factory
         return factory
 
@@ -118,7 +143,14 @@ def _from_yaml(path: Path) -> tuple[str, dict[str, Any]]:
     """A method file: ``method: logconf`` and ``params: {alpha_max: 0.5}``."""
     import yaml
 
-    data = yaml.safe_load(path.read_text())
+    if not path.is_file():
+        raise W2SError(f"method file {str(path)!r} {'is a folder' if path.is_dir() else 'does not exist'}",
+                       where="--methods", fix="give a method YAML file (method: name, params: {...}) or a method name")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise W2SError(f"not a readable YAML file ({type(exc).__name__})", where=str(path),
+                       fix="write `method: <registered name>` and optional `params: {...}`") from None
     if not isinstance(data, dict) or "method" not in data:
         raise W2SError("a method file needs `method: <registered name>` and optional `params: {...}`", where=str(path))
     params = data.get("params") or {}
@@ -128,7 +160,8 @@ def _from_yaml(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``name``, ``name(k=v,...)`` or a method YAML file -> (registered name, parameters)."""
+    """``name``, ``name(k=v,...)`` or a method YAML file -> (registered name, parameters: text from
+    the command line, values from YAML; :func:`get_method` converts them to the factory's types)."""
     if spec.endswith((".yaml", ".yml")):
         return _from_yaml(Path(spec))
     match = _SPEC.match(spec)
@@ -140,7 +173,7 @@ def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
         if not sep:
             raise W2SError(f"expected key=value in {spec!r}, got {item!r}", where="--methods",
                            fix='e.g. --methods "logconf(alpha_max=0.5)"')
-        params[key.strip()] = parse_value(value.strip())
+        params[key.strip()] = value.strip()
     return match["name"], params
 
 
@@ -152,11 +185,8 @@ def get_method(spec: str) -> Method:
         raise W2SError(f"unknown method {name!r}", where="--methods",
                        fix=did_you_mean(name, METHODS) + " (`w2s-bench ls methods` lists them)")
     factory = METHODS[name]
-    accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
-    for key in params:
-        if key not in accepted:
-            raise W2SError(f"method {name!r} has no parameter {key!r}", where=f"--methods {spec}",
-                           fix=did_you_mean(key, accepted) if accepted else f"{name} takes no parameters")
-    method = factory(**params)
-    method.name = name + (f"({','.join(f'{k}={v}' for k, v in params.items())})" if params else "")
+    signature, open_ended = settings_of(factory)
+    method = factory(**check_settings(params, signature, open_ended, f"method {name!r}", f"--methods {spec}"))
+    written = {k: parse_value(v) if isinstance(v, str) else v for k, v in params.items()}  # "0.50" reads 0.5, as ever
+    method.name = name + (f"({','.join(f'{k}={v}' for k, v in written.items())})" if written else "")
     return method

@@ -20,11 +20,16 @@ import numpy as np
 
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import accuracy_of
-from w2s_bench.methods.base import Method, Supervision, register
+from w2s_bench.methods.base import Fit, Method, Supervision, register
 from w2s_bench.records.supervision import ChainLink, ChainSupervision
 
 if TYPE_CHECKING:
     from w2s_bench.protocol import Protocol
+
+
+def cross_fit_folds(n: int) -> list[np.ndarray]:
+    """The two folds of train_b's positions each link is trained on (and labels the other)."""
+    return [np.arange(n)[f::2] for f in (0, 1)]
 
 
 class Bootstrap(Method):
@@ -41,6 +46,12 @@ class Bootstrap(Method):
             raise W2SError("bootstrap needs intermediate models", where="--methods bootstrap",
                            fix="give them with --via a,b or --methods \"bootstrap(via=a+b)\"")
 
+    def student_fits(self, protocol: Protocol, strong_model: str) -> list[Fit]:
+        train_b = protocol.splits.train_b
+        links = [Fit(f"bootstrap link {model} (fold {f + 1} of 2)", model, "strong", "train_b", [train_b[i] for i in fold])
+                 for model in self.via for f, fold in enumerate(cross_fit_folds(len(train_b)))]
+        return links + super().student_fits(protocol, strong_model)
+
     def supervision(self, protocol: Protocol, weak_model: str) -> Supervision:
         s = protocol.splits
         labels = super().supervision(protocol, weak_model)
@@ -56,7 +67,7 @@ class Bootstrap(Method):
     def _relabel(self, protocol: Protocol, model: str, labels: Supervision) -> tuple[Supervision, np.ndarray]:
         """Cross-fitted labels of ``model`` for train_b, and its (fold-averaged) val_b and test predictions."""
         s = protocol.splits
-        folds = [np.arange(len(s.train_b))[f::2] for f in (0, 1)]
+        folds = cross_fit_folds(len(s.train_b))
         new_train = np.zeros_like(labels.train)
         val, test = [], []
         for fold, other in (folds, folds[::-1]):

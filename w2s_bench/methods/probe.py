@@ -8,18 +8,26 @@ are linearly (or locally) consistent with what the strong model already knows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
-from w2s_bench.methods.base import Method, register
+from w2s_bench.methods.base import Fit, Method, register
 from w2s_bench.models.base import Estimator
 from w2s_bench.models.hf import require_transformer
-from w2s_bench.models.probe import ProbeEstimator
+from w2s_bench.models.probe import MIN_EXAMPLES_PER_CLASS, ProbeEstimator
+
+if TYPE_CHECKING:
+    from w2s_bench.protocol import Protocol
 
 
 class Probe(Method):
+    def student_fits(self, protocol: Protocol, strong_model: str) -> list[Fit]:
+        return [Fit(f"probe on {strong_model}'s features", strong_model, "strong", "train_b", protocol.splits.train_b,
+                    MIN_EXAMPLES_PER_CLASS[self.params["kind"]])]
+
     def train_student(self, make_student: Callable[[], Estimator], train: Sequence[Example], weak_probs: np.ndarray,
                       val: Sequence[Example], weak_val_probs: np.ndarray) -> Estimator:
         """A probe on the features of a fresh strong model (which is never trained)."""

@@ -32,6 +32,9 @@ from w2s_bench.models.base import Loss
 from w2s_bench.models.soft_targets import fit_weighted, predict_soft, soft_target_rows, softmax
 
 KINDS = ("logreg", "knn")
+CV_FOLDS = 5
+# what each kind needs per class to be fitted: cross-validation folds (logreg); any example (kNN)
+MIN_EXAMPLES_PER_CLASS = {"logreg": CV_FOLDS, "knn": 1}
 
 
 class Featurizer(Protocol):
@@ -52,6 +55,10 @@ class ProbeEstimator:
         self.featurizer, self.kind, self.k, self.Cs, self.seed = featurizer, kind, k, Cs, seed
         self.scaler = StandardScaler()
 
+    @property
+    def min_examples_per_class(self) -> int:
+        return MIN_EXAMPLES_PER_CLASS[self.kind]
+
     def _items(self, examples: Sequence[Example]) -> np.ndarray:
         """One feature row per example, or per candidate (flattened) for candidates."""
         features = self.featurizer.embed(examples)
@@ -70,7 +77,7 @@ class ProbeEstimator:
             return self
         items, labels, weights = soft_target_rows(targets, self._candidates)
         groups = items // (targets.shape[1] if self._candidates else 1)  # the example each row comes from
-        folds = list(GroupKFold(n_splits=5).split(items, labels, groups))
+        folds = list(GroupKFold(n_splits=CV_FOLDS).split(items, labels, groups))
         self.model = LogisticRegressionCV(Cs=list(self.Cs), cv=folds, scoring="neg_log_loss", max_iter=2000,
                                           random_state=self.seed)
         fit_weighted(self.model, features[items], labels, weights)

@@ -7,7 +7,6 @@ carries defaults (training settings and loading options) that a user's ``--weak_
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +15,10 @@ from typing import Any
 from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.models import offline
 from w2s_bench.models.base import Estimator
+from w2s_bench.models.fingerprint import folder_fingerprint
+from w2s_bench.models.hf import HFEstimator
 from w2s_bench.models.tfidf import TfidfLogReg
+from w2s_bench.params import Signature, check_settings, settings_of, source_of
 from w2s_bench.train import TrainConfig
 
 # Burns et al. 2023: 2 epochs, batch 32, a small learning rate. Small encoders (MiniLM, MPNet) get a
@@ -44,33 +46,35 @@ class ModelSpec:
     def resolved_path(self) -> str:
         return self.path() if callable(self.path) else str(self.path)
 
-    def with_params(self, params: dict[str, Any]) -> ModelSpec:
-        return replace(self, params={**self.params, **params})
+    def with_params(self, params: dict[str, Any], where: str = "--weak_args/--strong_args") -> ModelSpec:
+        """This spec with ``params`` over its defaults, each checked against :meth:`settings` and
+        converted to its type (``where`` names the option they came from, for errors)."""
+        signature, open_ended = self.settings()
+        checked = check_settings({**self.params, **params}, signature, open_ended, f"model {self.name!r}", where)
+        return replace(self, params=checked)
+
+    def settings(self) -> tuple[Signature, bool]:
+        """The settings this model takes, with their types, read from the signature that takes them:
+        a custom factory's, TfidfLogReg's, or HFEstimator's plus the TrainConfig fields (``seed`` is
+        always the run's own); and whether any other name is accepted too (``**kwargs``)."""
+        if self.factory is not None:
+            return settings_of(self.factory, skip=("seed",))
+        if self.kind == "tfidf":
+            return settings_of(TfidfLogReg, skip=("seed",))
+        training, _ = settings_of(TrainConfig, skip=("seed",))
+        return {**training, **_hf_loading_settings()}, False
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines this model's numbers, for cache keys: the settings, and for
-        transformers the folder with a fingerprint of its config and weight files (a hub snapshot's
-        folder also names its commit). Call it after :func:`fetch` has set ``path`` to a folder."""
+        transformers the folder with a fingerprint of its files' contents (a hub snapshot's commit;
+        see ``w2s_bench.models.fingerprint``). Call it after :func:`fetch` has set ``path`` to a folder."""
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "params": self.params}
         if self.factory is not None:
-            out["factory"] = f"{self.factory.__module__}.{self.factory.__qualname__}"
+            out["factory"] = source_of(self.factory)
         if self.kind == "hf":
             out["path"] = self.resolved_path()
-            out["weights"] = _folder_fingerprint(Path(out["path"]))
+            out["weights"] = folder_fingerprint(Path(out["path"]))
         return out
-
-
-def _folder_fingerprint(folder: Path) -> str | None:
-    """config.json's content plus the names and sizes of the weight files (cheap: no hashing of GBs)."""
-    if not folder.is_dir():
-        return None
-    digest = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        if path.name == "config.json":
-            digest.update(path.read_bytes())
-        elif path.suffix in (".safetensors", ".bin", ".pt"):
-            digest.update(f"{path.name}:{path.stat().st_size}".encode())
-    return digest.hexdigest()[:16]
 
 
 def _hub(hub_id: str, size: float, params: dict[str, Any], description: str = "") -> ModelSpec:
@@ -103,14 +107,17 @@ ALIASES: dict[str, ModelSpec] = {
 
 def register_model(name: str, factory: Callable[..., Estimator], description: str = "", size: float = 0.0,
                    params: dict[str, Any] | None = None) -> ModelSpec:
-    """Make any object with ``fit`` / ``predict_proba`` usable as ``--weak name`` or ``--strong name``."""
+    """Make any object with ``fit`` / ``predict_proba`` usable as ``--weak name`` or ``--strong name``.
+    A name already taken (a built-in alias or another registration) is refused, naming both."""
+    taken = ALIASES.get(name)
+    if taken is not None and taken.factory is not factory:
+        raise W2SError(f"model name {name!r} is already registered by "
+                       f"{source_of(taken.factory) if taken.factory else 'a built-in alias'}",
+                       where=f"register_model({name!r}, {source_of(factory)})", fix="choose another name")
     spec = ModelSpec(name, "custom", factory=factory, params=dict(params or {}), offline=True,
                      description=description or getattr(factory, "__doc__", "") or name, size=size)
     ALIASES[name] = spec
     return spec
-
-
-_LOAD_OPTIONS = {"pooling", "num_hidden_layers", "lora", "trust_remote_code", "revision", "random_init"}
 
 
 def resolve(name: str) -> ModelSpec:
@@ -128,58 +135,35 @@ def resolve(name: str) -> ModelSpec:
                        f"'openai-community/gpt2' (offline choices: {', '.join(offline_names)})")
 
 
-def parse_model_args(text: str | None) -> dict[str, Any]:
-    """``"lr=1e-4,epochs=3,pooling=last"`` -> dict with numbers and booleans parsed."""
+def parse_model_args(text: str | None) -> dict[str, str]:
+    """``"lr=1e-4,epochs=3,pooling=last"`` -> ``{"lr": "1e-4", ...}``; the values are converted to the
+    settings' types by :meth:`ModelSpec.with_params`."""
     if not text:
         return {}
-    out: dict[str, Any] = {}
+    out: dict[str, str] = {}
     for item in text.split(","):
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise W2SError(f"expected key=value, got {item!r}", where="--weak_args/--strong_args",
                            fix="e.g. --strong_args lr=1e-4,epochs=3")
-        out[key.strip()] = parse_value(value.strip())
+        out[key.strip()] = value.strip()
     return out
 
 
-def parse_value(value: str) -> Any:
-    """"true" -> True, "3" -> 3, "1e-4" -> 0.0001, anything else stays a string."""
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+def _hf_loading_settings() -> Signature:
+    """HFEstimator's own keyword settings (how the model is loaded); the rest of its settings are TrainConfig's."""
+    return settings_of(HFEstimator, skip=("path", "config", "name"))[0]
 
 
 def build_estimator(spec: ModelSpec, seed: int) -> Estimator:
     """A fresh, unfitted estimator for ``spec`` with the run's seed."""
-    params = dict(spec.params)
+    params = spec.with_params({}).params  # checked and typed, also for a spec that was never given settings
     if spec.factory is not None:
         return spec.factory(seed=seed, **params)
     if spec.kind == "tfidf":
-        allowed = {"Cs", "ngram_max", "max_features"}
-        _check_keys(params, allowed, spec.name)
-        if isinstance(params.get("Cs"), int | float):
-            params["Cs"] = (params["Cs"],)
         return TfidfLogReg(**params, seed=seed)
-    from w2s_bench.models.hf import HFEstimator
-
-    load = {k: params.pop(k) for k in list(params) if k in _LOAD_OPTIONS}
-    if load.get("lora") is True:
-        load["lora"] = {}
-    _check_keys(params, TrainConfig.field_names(), spec.name)
-    path = fetch(spec)
-    return HFEstimator(path, TrainConfig(**params, seed=seed), name=spec.name, **load)
-
-
-def _check_keys(params: dict[str, Any], allowed: set[str], name: str) -> None:
-    for key in params:
-        if key not in allowed | _LOAD_OPTIONS:
-            raise W2SError(f"unknown setting {key!r} for model {name!r}", where="--weak_args/--strong_args",
-                           fix=did_you_mean(key, allowed | _LOAD_OPTIONS))
+    loading = {k: params.pop(k) for k in list(params) if k in _hf_loading_settings()}
+    return HFEstimator(fetch(spec), TrainConfig(**params, seed=seed), name=spec.name, **loading)
 
 
 def fetch(spec: ModelSpec) -> str:

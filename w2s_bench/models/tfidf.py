@@ -22,12 +22,17 @@ from w2s_bench.examples import Example
 from w2s_bench.models.base import Loss
 from w2s_bench.models.soft_targets import fit_weighted, predict_soft, soft_target_rows
 
+CV_FOLDS = 5
+
 
 class TfidfLogReg:
+    # capability read by sweep plans: stratified 5-fold cross-validation needs 5 examples of each class
+    min_examples_per_class = CV_FOLDS
+
     def __init__(self, Cs: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0), ngram_max: int = 2,
                  max_features: int = 100_000, seed: int = 0) -> None:
         self.vectorizer = TfidfVectorizer(ngram_range=(1, ngram_max), sublinear_tf=True, max_features=max_features)
-        self.model = LogisticRegressionCV(Cs=list(Cs), cv=5, scoring="neg_log_loss", max_iter=2000, random_state=seed)
+        self.model = LogisticRegressionCV(Cs=list(Cs), cv=CV_FOLDS, scoring="neg_log_loss", max_iter=2000, random_state=seed)
         self._candidates = False
 
     def fit(self, train: Sequence[Example], targets: np.ndarray, val: Sequence[Example] = (),

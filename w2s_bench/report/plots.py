@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from w2s_bench.errors import W2SError
+from w2s_bench.files import atomic_write
+from w2s_bench.optional import require
 from w2s_bench.records import Record, RunRecord
 from w2s_bench.report.table import aggregate
 
@@ -25,10 +27,7 @@ FILES = ("accuracy.png", "pgr.png", "misfit_gain.png")
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise W2SError("plots need matplotlib", fix='pip install "w2s-bench[plots]"') from exc
+    matplotlib = require("matplotlib", "w2s-bench plot")
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
@@ -111,7 +110,7 @@ def plot_results(records: list[Record], out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, fig in zip(FILES, (accuracy_figure(rows), pgr_figure(rows), misfit_gain_figure(records)), strict=True):
-        fig.savefig(out / name, dpi=120)
+        atomic_write(out / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=120, format="png"))
         plt.close(fig)
         paths.append(out / name)
     return paths

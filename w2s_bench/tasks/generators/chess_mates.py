@@ -4,8 +4,8 @@ they are found are described in ``w2s_bench.chess.mates``.
 Generation is CPU-bound (10-17 puzzles per second: the 3,000 + 1,000 rows of ``chess_generated``
 take about 4.5 minutes), so rows are cached as JSONL under ``$W2S_BENCH_CACHE`` (default
 ``~/.cache/w2s_bench``) ``/chess_mates/``, one file per (``GENERATOR_VERSION``, split, n, seed),
-written to a temporary file and renamed into place so that an interrupted or concurrent run never
-leaves a partial file.
+written atomically (``w2s_bench.files``) so that an interrupted or concurrent run never leaves a
+partial file.
 
 ``W2S_BENCH_VERIFY_CHESS=1`` checks every row with Stockfish (``stockfish`` on the PATH or Debian's
 ``/usr/games/stockfish``; ``apt-get install stockfish``), about 0.1-0.15 s per row; by default no engine
@@ -14,17 +14,16 @@ is needed.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import jsonlines
-
 from w2s_bench.chess.mates import GENERATOR_VERSION, generate_mates, verify_with_engine
 from w2s_bench.errors import W2SError
+from w2s_bench.files import atomic_write_text
 from w2s_bench.models.offline import cache_root
 from w2s_bench.progress import progress_bar
 from w2s_bench.tasks.data import read_jsonl
@@ -63,10 +62,7 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
     if rows is None:
         with progress_bar(f"generating chess mates ({split})", n) as advance:
             rows = generate_mates(split, n, seed, advance=advance)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            jsonlines.Writer(tmp).write_all(rows)
-        os.replace(tmp.name, path)
+        atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
     if os.environ.get(ENV_VERIFY):
         engine = engine_path()
         if engine is None:
