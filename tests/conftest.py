@@ -110,3 +110,14 @@ def small_mirror(tmp_path_factory) -> Path:
     from fakes import write_small_keyword_mirror
 
     return write_small_keyword_mirror(tmp_path_factory.mktemp("small_mirror"))
+
+
+@pytest.fixture(scope="session")
+def offline_lm_s(tmp_path_factory) -> tuple[Path, str]:
+    """``offline-lm-s`` built once per test session (about a minute) into a temporary w2s cache, from the
+    generated corpus only: ``(cache root, model folder)``. Point ``$W2S_BENCH_CACHE`` at the root (and unset
+    ``$W2S_BENCH_DATA_DIR``) to make the alias resolve to this folder."""
+    from w2s_bench.generation.ladder import ladder_path
+
+    root = tmp_path_factory.mktemp("w2s_cache")
+    return root, ladder_path("s", data_dir="", cache_dir=root)

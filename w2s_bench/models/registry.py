@@ -7,12 +7,14 @@ carries defaults (training settings and loading options) that a user's ``--weak_
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from w2s_bench.errors import W2SError, did_you_mean
+from w2s_bench.generation import ladder
 from w2s_bench.models import offline
 from w2s_bench.models.base import Estimator
 from w2s_bench.models.fingerprint import folder_fingerprint
@@ -28,6 +30,8 @@ from w2s_bench.train import TrainConfig
 _SMALL_ENCODER = {"lr": 1e-4, "epochs": 2, "min_steps": 60, "max_length": 128}
 _DECODER = {"lr": 1e-5, "epochs": 2, "max_length": 512}
 _LARGE_DECODER = {**_DECODER, "lora": {"r": 16}, "batch_size": 32}
+# the offline LM ladder: small, so a larger learning rate, and a context of its pretraining block (128 tokens)
+_OFFLINE_LM = {"lr": 1e-4, "epochs": 2, "min_steps": 60, "max_length": 128}
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,12 @@ class ModelSpec:
     size: float = 0.0  # parameters in millions, for ordering weak and strong models
     factory: Callable[..., Estimator] | None = None  # custom estimators: factory(seed=..., **params)
 
-    def resolved_path(self) -> str:
-        return self.path() if callable(self.path) else str(self.path)
+    def resolved_path(self, data_dir: str | None = None) -> str:
+        """The folder or hub id; a provider that declares a ``data_dir`` parameter (the offline LM ladder, whose
+        corpus includes a local mirror's text) gets the run's mirror (None: ``$W2S_BENCH_DATA_DIR``)."""
+        if not callable(self.path):
+            return str(self.path)
+        return self.path(data_dir=data_dir) if "data_dir" in inspect.signature(self.path).parameters else self.path()
 
     def with_params(self, params: dict[str, Any], where: str = "--weak_args/--strong_args") -> ModelSpec:
         """This spec with ``params`` over its defaults, each checked against :meth:`settings` and
@@ -77,6 +85,12 @@ class ModelSpec:
         return out
 
 
+def _ladder_description(recipe: ladder.Recipe) -> str:
+    return (f"GPT-2-style LM ({recipe.num_parameters():,} parameters, {recipe.n_layer} layers x {recipe.n_embd}) "
+            "pretrained by w2s-bench on generated review text (+ SST-2 sentences with a mirror): a small LM on a narrow "
+            "corpus to run the protocol offline, not a stand-in for GPT-2; built on first use")
+
+
 def _hub(hub_id: str, size: float, params: dict[str, Any], description: str = "") -> ModelSpec:
     return ModelSpec(hub_id, "hf", hub_id, dict(params), description=description or hub_id, size=size)
 
@@ -103,6 +117,9 @@ ALIASES: dict[str, ModelSpec] = {
     "qwen-7b": _hub("Qwen/Qwen-7B", 7000, _LARGE_DECODER, "Qwen 7B (Burns et al.'s Qwen; needs trust_remote_code)"),
     "llama3-8b": _hub("meta-llama/Meta-Llama-3-8B", 8000, _LARGE_DECODER, "Llama 3 8B (gated on the hub)"),
     "llama3.1-8b": _hub("meta-llama/Llama-3.1-8B", 8000, _LARGE_DECODER, "Llama 3.1 8B (gated on the hub)"),
+    **{recipe.name: ModelSpec(recipe.name, "hf", ladder.provider(size), dict(_OFFLINE_LM), offline=True,
+                              size=round(recipe.num_parameters() / 1e6, 2), description=_ladder_description(recipe))
+       for size, recipe in ladder.RECIPES.items()},
 }
 
 def register_model(name: str, factory: Callable[..., Estimator], description: str = "", size: float = 0.0,
@@ -166,12 +183,13 @@ def build_estimator(spec: ModelSpec, seed: int) -> Estimator:
     return HFEstimator(fetch(spec), TrainConfig(**params, seed=seed), name=spec.name, **loading)
 
 
-def fetch(spec: ModelSpec) -> str:
-    """The model's local folder, downloading hub models (cached by huggingface_hub); a model that
-    cannot be fetched is reported with the offline choices. Custom and TF-IDF models need nothing."""
+def fetch(spec: ModelSpec, data_dir: str | None = None) -> str:
+    """The model's local folder, downloading hub models (cached by huggingface_hub) and building offline ones
+    (``data_dir``: see :meth:`ModelSpec.resolved_path`); a model that cannot be fetched is reported with the
+    offline choices. Custom and TF-IDF models need nothing."""
     if spec.kind != "hf":
         return ""
-    path = spec.resolved_path()
+    path = spec.resolved_path(data_dir)
     if spec.offline or Path(path).is_dir():
         return path
     try:

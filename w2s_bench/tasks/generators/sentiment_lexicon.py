@@ -174,6 +174,13 @@ SPLITS = ("train", "validation", "test")
 _SPLIT_BUCKETS = {"train": range(0, 70), "validation": range(70, 80), "test": range(80, 100)}
 
 
+def split_of(text: str) -> str:
+    """The split a sentence belongs to, by a stable hash of its text (the partition behind :func:`generate`;
+    the offline LM ladder's pretraining corpus uses it too, so it never contains a test sentence)."""
+    bucket = zlib.crc32(text.encode()) % 100
+    return next(split for split, buckets in _SPLIT_BUCKETS.items() if bucket in buckets)
+
+
 def _cum_zipf(n: int, exponent: float) -> list[float]:
     return list(accumulate(1.0 / (rank + 1) ** exponent for rank in range(n)))
 
@@ -227,11 +234,11 @@ def generate(split: str, n: int, seed: int = 0) -> list[dict]:
         labels[-1] = rng.randrange(2)
     rng.shuffle(labels)
 
-    buckets, seen, rows = _SPLIT_BUCKETS[split], set(), []
+    seen, rows = set(), []
     for i, label in enumerate(labels):
         for _ in range(10_000):
             text = _sentence(rng, label, words, P_NEGATION, P_CONTRAST, P_FILLER)
-            if text not in seen and zlib.crc32(text.encode()) % 100 in buckets:
+            if text not in seen and split_of(text) == split:
                 break
         else:
             raise W2SError(f"could not generate {n} distinct sentences for split {split!r}",

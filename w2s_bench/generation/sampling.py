@@ -1,0 +1,268 @@
+"""Sampling from a causal LM with a KV cache: batched, left-padded, deterministic for a fixed seed.
+
+Two layers:
+
+* Low level, for searches that steer the sampling (chunk-level beam search, best-of-n): a
+  :class:`DecodeState` holds a batch's KV cache, the logits of each row's next token, the attention
+  mask and the next position ids. :func:`prefill` encodes prompts once; :func:`continue_sampling`
+  samples L more tokens for every row, feeding each into the cache, and returns them with the new
+  state; :meth:`DecodeState.select` keeps, reorders or repeats rows (``select([0, 0, 2])``) and
+  :meth:`DecodeState.repeat` gives each row K copies, so a search holds W*K rows at most and never
+  re-encodes a prefix.
+* High level: :func:`sample` turns prompts into :class:`Generation` texts with lm-eval's generation
+  settings (``max_new_tokens``, ``temperature``, ``top_p``, ``until`` stop strings), batch by batch.
+  ``sample(..., use_cache=False)`` recomputes every step from the whole sequence: the reference the
+  tests hold the cached path to, token for token.
+
+Why a loop of our own rather than ``model.generate``: randomness must belong to each row, not to the
+batch, so that a prompt's sample does not depend on what it was batched with (each row draws its
+uniforms from its own ``torch.Generator``, seeded from the run seed and the prompt's index), and a
+search must continue sampling from a cache it reorders between chunks. The token rule is
+inverse-CDF sampling over the temperature-scaled, nucleus-filtered distribution, in float64.
+
+Left padding: prompts are padded on the left so every row's next token sits in the last column; the
+position ids count real tokens only (GPT-2 would otherwise give a padded prompt shifted positions)
+and the attention mask hides the padding, in the prompt and in every later step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from w2s_bench.errors import W2SError
+from w2s_bench.generation.lm import CausalLM
+from w2s_bench.train import length_batches, pad_batch
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """lm-eval's ``generation_kwargs``: ``temperature`` 0 is greedy; ``until`` are stop strings, cut from
+    the output (the text ends just before the first one); generation also stops at the EOS token."""
+
+    max_new_tokens: int = 32
+    temperature: float = 1.0
+    top_p: float = 1.0
+    until: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        where = "generation_kwargs"
+        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
+            raise W2SError(f"max_new_tokens={self.max_new_tokens!r} must be a positive integer", where=where,
+                           fix="e.g. max_new_tokens: 32")
+        if not isinstance(self.temperature, int | float) or self.temperature < 0:
+            raise W2SError(f"temperature={self.temperature!r} must be a number >= 0 (0 is greedy)", where=where,
+                           fix="e.g. temperature: 1.0")
+        if not isinstance(self.top_p, int | float) or not 0 < self.top_p <= 1:
+            raise W2SError(f"top_p={self.top_p!r} must be in (0, 1]", where=where, fix="e.g. top_p: 0.95")
+        until = (self.until,) if isinstance(self.until, str) else tuple(self.until)
+        if any(not isinstance(s, str) or not s for s in until):
+            raise W2SError(f"until={self.until!r} must be a list of non-empty strings", where=where,
+                           fix='e.g. until: ["\\n"]')
+        object.__setattr__(self, "until", until)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One sampled continuation: its text (cut before the first stop string), the generated token ids
+    (up to the one that completed a stop string or the EOS token, which they include) and why it ended:
+    ``"stop"`` (a stop string), ``"eos"`` or ``"length"`` (max_new_tokens)."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    finish_reason: str
+
+
+def row_generators(seeds: Sequence[int]) -> list[torch.Generator]:
+    """One CPU generator per row; each row's draws depend on its seed only."""
+    return [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+
+def row_seeds(seed: int, n: int) -> list[int]:
+    """Independent per-row seeds derived from a run seed and the row's index (SeedSequence mixing)."""
+    return [int(np.random.SeedSequence([int(seed), i]).generate_state(1, np.uint64)[0] >> 1) for i in range(n)]
+
+
+def choose_tokens(logits: torch.Tensor, settings: GenerationSettings, generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """The next token of each row from its logits ``[B, V]``: the argmax when ``temperature`` is 0, else a
+    draw from the row's generator over the tempered distribution cut to its top-p nucleus (the smallest
+    set of most likely tokens whose probability reaches ``top_p``; the most likely token always stays).
+    Greedy rows draw nothing, so their generators are untouched."""
+    if settings.temperature == 0:
+        return logits.argmax(dim=-1).cpu()
+    probs = torch.softmax(logits.double().cpu() / settings.temperature, dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)
+    if settings.top_p < 1:
+        before = sorted_probs.cumsum(dim=-1) - sorted_probs  # probability of the more likely tokens
+        sorted_probs = sorted_probs.masked_fill(before >= settings.top_p, 0.0)
+    cdf = sorted_probs.cumsum(dim=-1)
+    draws = torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators]) * cdf[:, -1]
+    rank = (cdf < draws[:, None]).sum(dim=-1).clamp(max=probs.shape[-1] - 1)
+    rank = torch.minimum(rank, (sorted_probs > 0).sum(dim=-1) - 1)  # never past the nucleus (rounding)
+    return order.gather(1, rank[:, None])[:, 0]
+
+
+@dataclass
+class DecodeState:
+    """A batch in the middle of decoding: ``cache`` holds the keys and values of every position fed so far,
+    ``next_logits`` ``[B, V]`` the distribution of each row's next token, ``attention_mask`` ``[B, T]`` which
+    cached positions are real (0 = left padding), ``next_position`` ``[B]`` each row's next position id, and
+    ``finished`` ``[B]`` the rows that emitted EOS (they keep emitting it)."""
+
+    cache: Any
+    next_logits: torch.Tensor
+    attention_mask: torch.Tensor
+    next_position: torch.Tensor
+    finished: torch.Tensor
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.next_logits.shape[0])
+
+    def select(self, rows: Sequence[int] | torch.Tensor) -> DecodeState:
+        """The state of rows ``rows`` in that order; a row may repeat (beam expansion) or be left out (pruning).
+        The cache is updated in place, so use the returned state and drop this one."""
+        index = torch.as_tensor(rows, dtype=torch.long)
+        self.cache.batch_select_indices(index.to(self.next_logits.device))
+        return DecodeState(self.cache, self.next_logits[index.to(self.next_logits.device)],
+                           self.attention_mask[index.to(self.attention_mask.device)],
+                           self.next_position[index], self.finished[index])
+
+    def repeat(self, k: int) -> DecodeState:
+        """Each row ``k`` times in a row (row i becomes rows i*k ... i*k+k-1), e.g. K continuations per beam."""
+        if k < 1:
+            raise W2SError(f"cannot repeat each row {k} times", where="DecodeState.repeat", fix="use k >= 1")
+        return self.select(torch.arange(self.batch_size).repeat_interleave(k))
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask, position_ids)`` for left-padded sequences; positions count real tokens."""
+    input_ids, attention_mask = pad_batch(sequences, pad_id, left=True)
+    return input_ids, attention_mask, (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
+
+
+@torch.no_grad()
+def prefill(lm: CausalLM, prompt_ids: Sequence[Sequence[int]]) -> DecodeState:
+    """Encode the prompts (token ids, BOS included) in one left-padded forward pass and keep their cache."""
+    if any(not ids for ids in prompt_ids):
+        raise W2SError("a prompt has no tokens", where=f"model {lm.name!r}",
+                       fix="encode prompts with CausalLM.encode, which adds the BOS token")
+    from transformers import DynamicCache
+
+    input_ids, attention_mask, position_ids = left_pad(prompt_ids, lm.pad_id)
+    logits, cache = lm.forward(input_ids, attention_mask, position_ids, cache=DynamicCache(), use_cache=True)
+    return DecodeState(cache, logits[:, -1], attention_mask, attention_mask.sum(dim=-1),
+                       torch.zeros(len(prompt_ids), dtype=torch.bool))
+
+
+@torch.no_grad()
+def feed(lm: CausalLM, state: DecodeState, tokens: torch.Tensor) -> DecodeState:
+    """Append ``tokens`` ``[B, n]`` to every row (through the cache) and return the state after them."""
+    batch, n = tokens.shape
+    attention_mask = torch.cat([state.attention_mask, torch.ones((batch, n), dtype=state.attention_mask.dtype)], dim=1)
+    position_ids = state.next_position[:, None] + torch.arange(n)[None, :]
+    logits, cache = lm.forward(tokens, attention_mask, position_ids, cache=state.cache)
+    finished = state.finished
+    if lm.eos_id is not None:
+        finished = finished | (tokens == lm.eos_id).any(dim=1)
+    return DecodeState(cache, logits[:, -1], attention_mask, state.next_position + n, finished)
+
+
+@torch.no_grad()
+def continue_sampling(lm: CausalLM, state: DecodeState, n_tokens: int, settings: GenerationSettings,
+                      generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, DecodeState]:
+    """Sample ``n_tokens`` more tokens for every row (``generators``: one per row) and return them
+    ``[B, n_tokens]`` with the state after them. Rows that emitted EOS emit EOS from then on (and still
+    draw, so every row's randomness advances alike). The caller checks stop strings and the context length."""
+    if len(generators) != state.batch_size:
+        raise W2SError(f"{len(generators)} generators for {state.batch_size} rows", where="continue_sampling",
+                       fix="give one generator per row (row_generators)")
+    chosen = []
+    for _ in range(n_tokens):
+        tokens = choose_tokens(state.next_logits, settings, generators)
+        if lm.eos_id is not None:
+            tokens = tokens.masked_fill(state.finished, lm.eos_id)
+        chosen.append(tokens)
+        state = feed(lm, state, tokens[:, None])
+    return torch.stack(chosen, dim=1), state
+
+
+class _Uncached:
+    """The reference decoder: every step runs the model over each row's whole sequence again."""
+
+    def __init__(self, lm: CausalLM, prompt_ids: Sequence[Sequence[int]]) -> None:
+        self.lm, self.sequences = lm, [list(ids) for ids in prompt_ids]
+
+    @torch.no_grad()
+    def next_logits(self) -> torch.Tensor:
+        input_ids, attention_mask, position_ids = left_pad(self.sequences, self.lm.pad_id)
+        logits, _ = self.lm.forward(input_ids, attention_mask, position_ids)
+        return logits[:, -1]
+
+    def append(self, tokens: torch.Tensor) -> None:
+        for row, token in zip(self.sequences, tokens.tolist(), strict=True):
+            row.append(token)
+
+
+def _stopped_text(text: str, until: tuple[str, ...]) -> str | None:
+    """``text`` cut before its first stop string, or None when it has none."""
+    cuts = [text.find(s) for s in until if s in text]
+    return text[:min(cuts)] if cuts else None
+
+
+def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: GenerationSettings, seeds: list[int],
+                  use_cache: bool) -> list[Generation]:
+    generators = row_generators(seeds)
+    budget = min(settings.max_new_tokens, lm.context_length - max(len(ids) for ids in prompt_ids))
+    generated: list[list[int]] = [[] for _ in prompt_ids]
+    done: list[Generation | None] = [None] * len(prompt_ids)
+    state = prefill(lm, prompt_ids) if use_cache else None
+    reference = None if use_cache else _Uncached(lm, prompt_ids)
+    for _ in range(budget):
+        if use_cache:
+            tokens, state = continue_sampling(lm, state, 1, settings, generators)
+            tokens = tokens[:, 0]
+        else:
+            tokens = choose_tokens(reference.next_logits(), settings, generators)
+            reference.append(tokens)
+        for row, token in enumerate(tokens.tolist()):
+            if done[row] is not None:
+                continue
+            generated[row].append(token)
+            if token == lm.eos_id:
+                done[row] = Generation(lm.decode(generated[row][:-1]), tuple(generated[row]), "eos")
+            elif settings.until:
+                text = _stopped_text(lm.decode(generated[row]), settings.until)
+                if text is not None:
+                    done[row] = Generation(text, tuple(generated[row]), "stop")
+        if all(d is not None for d in done):
+            break
+    return [d if d is not None else Generation(lm.decode(ids), tuple(ids), "length")
+            for d, ids in zip(done, generated, strict=True)]
+
+
+def sample(lm: CausalLM, prompts: Sequence[str], settings: GenerationSettings, seed: int | Sequence[int] = 0,
+           batch_size: int = 16, use_cache: bool = True) -> list[Generation]:
+    """Sample one continuation per prompt, in batches of similar length.
+
+    ``seed`` is the run seed (row i's seed is derived from it and i) or one seed per prompt: a prompt's
+    output depends on its seed only, not on its batch, its batch's padding or ``batch_size``. A prompt
+    longer than the context minus ``max_new_tokens`` is cut on the left; when the context is full the
+    generation ends (``"length"``). ``use_cache=False`` is the slow reference, for tests and benchmarks.
+    """
+    seeds = row_seeds(seed, len(prompts)) if isinstance(seed, int) else [int(s) for s in seed]
+    if len(seeds) != len(prompts):
+        raise W2SError(f"{len(seeds)} seeds for {len(prompts)} prompts", where="sample", fix="give one seed per prompt")
+    keep = max(1, lm.context_length - settings.max_new_tokens)
+    encoded = [lm.encode(p)[-keep:] for p in prompts]
+    out: list[Generation | None] = [None] * len(prompts)
+    for batch in length_batches([len(ids) for ids in encoded], batch_size, rng=None):
+        results = _sample_batch(lm, [encoded[i] for i in batch], settings, [seeds[i] for i in batch], use_cache)
+        for i, result in zip(batch, results, strict=True):
+            out[i] = result
+    return [o for o in out if o is not None]
+

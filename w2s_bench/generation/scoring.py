@@ -1,0 +1,66 @@
+"""Scoring text under a causal LM: log p(continuation | prompt), batched; perplexity.
+
+Ranking sampled candidates (best-of-n, weak-to-strong search's log p_tuned - log p_untuned), filtering
+weak demonstrations by the weak model's confidence, and the fluency guard (the base model's
+perplexity of an output) all read the same number: the sum of the continuation tokens' log
+probabilities given the prompt, each text encoded by the scoring model's own tokenizer (so models
+with different vocabularies can score the same text). The prompt is encoded with the BOS token and
+the continuation on its own, as sampling appends it (``CausalLM.encode_pair``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from w2s_bench.generation.lm import CausalLM
+from w2s_bench.train import length_batches, pad_batch
+
+
+@torch.no_grad()
+def score_ids(lm: CausalLM, pairs: Sequence[tuple[list[int], int]], batch_size: int = 32) -> list[np.ndarray]:
+    """Per ``(ids, n_prompt)`` pair, the log probability (float64) of each token after the first ``n_prompt``
+    given everything before it; batches of similar length, right-padded."""
+    out: list[np.ndarray] = [np.zeros(0)] * len(pairs)
+    for batch in length_batches([len(ids) for ids, _ in pairs], batch_size, rng=None):
+        input_ids, attention_mask = pad_batch([pairs[i][0] for i in batch], lm.pad_id)
+        logits, _ = lm.forward(input_ids, attention_mask)
+        logprobs = torch.log_softmax(logits.double(), dim=-1).cpu()
+        for row, i in enumerate(batch):
+            ids, n_prompt = pairs[i]
+            targets = torch.as_tensor(ids[n_prompt:])
+            # the token at position t is predicted by the logits at t - 1
+            predicted = logprobs[row, n_prompt - 1:len(ids) - 1]
+            out[i] = predicted.gather(1, targets[:, None])[:, 0].numpy()
+    return out
+
+
+def token_logprobs(lm: CausalLM, prompts: Sequence[str], continuations: Sequence[str],
+                   batch_size: int = 32) -> list[np.ndarray]:
+    """Per example, the log probability of each continuation token given the prompt and the tokens before it."""
+    if len(prompts) != len(continuations):
+        raise ValueError(f"{len(prompts)} prompts for {len(continuations)} continuations")
+    return score_ids(lm, [lm.encode_pair(p, c) for p, c in zip(prompts, continuations, strict=True)], batch_size)
+
+
+def score_continuations(lm: CausalLM, prompts: Sequence[str], continuations: Sequence[str],
+                        batch_size: int = 32) -> np.ndarray:
+    """``log p(continuation | prompt)`` per example, summed over the continuation's tokens."""
+    return np.array([values.sum() for values in token_logprobs(lm, prompts, continuations, batch_size)])
+
+
+def perplexity(lm: CausalLM, texts: Sequence[str], batch_size: int = 32) -> float:
+    """exp of the mean negative log likelihood per token over all ``texts``, each scored from the BOS token
+    (a text longer than the context in windows of context - 1 tokens, each from the BOS token again)."""
+    start = lm.encode("")
+    window = lm.context_length - len(start)
+    pairs = []
+    for text in texts:
+        ids = lm.encode(text, bos=False)
+        pairs += [(start + ids[i:i + window], len(start)) for i in range(0, len(ids), window)]
+    values = score_ids(lm, pairs, batch_size)
+    tokens = sum(len(v) for v in values)
+    return math.exp(-sum(float(v.sum()) for v in values) / max(1, tokens))
