@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from rich.table import Table
 
 from w2s_bench.generation import ladder
@@ -61,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="s,m,l")
     parser.add_argument("--data_dir", default=None, help="a local mirror with stanfordnlp/sst2/train.jsonl (default: none)")
     parser.add_argument("--new_tokens", type=int, default=48, help="tokens sampled per prompt for the speed test")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads while sampling (builds use the recipe's, 1); "
+                        "one suits models this small, and a busy machine")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     set_quiet(True)
     out = console()
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes.split(","):
         rows.append(measure(size, args.data_dir, args.new_tokens))
         out.print(json.dumps({k: v for k, v in rows[-1].items() if k != "samples"}), highlight=False)
-    table = Table(title=f"offline LM ladder, {os.cpu_count()} CPUs, corpus: "
+    table = Table(title=f"offline LM ladder, {os.cpu_count()} CPUs, sampling on {args.threads} thread(s), corpus: "
                         f"{'generated + SST-2' if args.data_dir else 'generated only'}")
     for column in ("alias", "parameters", "build wall s", "build CPU s", "load avg", "held-out ppl",
                    "sample tok/s cached", "uncached", "speed-up", "same tokens"):

@@ -29,9 +29,9 @@ def test_ls_models_lists_the_ladder_smallest_to_largest_without_building(tmp_pat
     monkeypatch.setenv("W2S_BENCH_CACHE", str(tmp_path))
     assert main(["ls", "models"]) == 0
     out = capsys.readouterr().out
-    assert all(f"offline-lm-{s}" in out for s in "sml") and "narrow" in out and "not a stand-in for GPT-2" in out
+    assert all(f"offline-lm-{s}" in out for s in "sml") and "narrow corpus, not GPT-2" in out
     sizes = [ALIASES[f"offline-lm-{s}"].size for s in "sml"]
-    assert sizes == sorted(sizes) and 1.5 < sizes[0] < 3 and 7 < sizes[1] < 13 and 25 < sizes[2] < 35
+    assert sizes == sorted(sizes) and 1 < sizes[0] < 3 and 7 < sizes[1] < 13 and 25 < sizes[2] < 35
     assert not any(tmp_path.iterdir())  # listing builds nothing
 
 
@@ -187,3 +187,21 @@ def test_classification_runs_with_offline_lm_s_as_the_strong_model(offline_lm_s,
     (record,) = records
     assert record["config"]["strong_model"]["path"] == offline_lm_s[1]
     assert 0 <= record["metrics"]["ceiling_acc"] <= 1 and 0 <= record["metrics"]["w2s_acc"] <= 1
+
+
+def test_a_run_s_data_dir_reaches_providers_that_declare_it(monkeypatch):
+    from w2s_bench.evaluator import RunConfig, _Models
+    from w2s_bench.models.registry import ModelSpec, fetch
+
+    seen = []
+
+    def provider(data_dir=None):
+        seen.append(data_dir)
+        return f"/models/{data_dir}"
+
+    spec = ModelSpec("built-from-a-mirror", "hf", provider, offline=True)
+    assert fetch(spec, data_dir="mirror") == "/models/mirror" and fetch(spec) == "/models/None"
+    assert fetch(ModelSpec("plain", "hf", lambda: "/models/plain", offline=True), data_dir="mirror") == "/models/plain"
+    monkeypatch.setitem(ALIASES, spec.name, spec)
+    assert _Models._spec(spec.name, {}, RunConfig(data_dir="/data")).path == "/models//data"
+    assert seen[-1] == "/data"

@@ -30,6 +30,8 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -66,6 +68,10 @@ class Recipe:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     seed: int = 0
+    # CPU threads while pretraining. The thread count changes float summation order, hence the weights, so it is
+    # fixed. One: on 2 cores shared with other jobs (load average 13) a second thread made a training step 5-10x
+    # slower, not faster (spinning at every small operation), and one thread builds the same weights on any machine.
+    threads: int = 1
 
     @property
     def name(self) -> str:
@@ -143,9 +149,21 @@ def pack(texts: list[str], tokenizer: Any, block_size: int) -> torch.Tensor:
     return torch.tensor(stream[:n * block_size], dtype=torch.long).view(n, block_size)
 
 
+@contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` inside the block, restored after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def pretrain(recipe: Recipe, corpus: Corpus, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
     """``(model, tokenizer, info)``: the tokenizer trained on the corpus, then the model trained for
-    ``recipe.steps`` steps by the shared training loop (AdamW, warm-up then linear decay, clipping)."""
+    ``recipe.steps`` steps by the shared training loop (AdamW, warm-up then linear decay, clipping).
+    :func:`build` runs it on ``recipe.threads`` threads."""
     from transformers import GPT2LMHeadModel
     from transformers.utils import logging as hf_logging
 
@@ -191,12 +209,13 @@ def build(recipe: Recipe, spec: CorpusSpec, target: Path) -> Path:
     if not logging.getLogger().handlers:  # no logging set up (library use): still say what takes the time
         console(stderr=True).print(message, highlight=False)
     start = time.perf_counter()
-    corpus = build_corpus(spec)
-    model, tokenizer, info = pretrain(recipe, corpus)
+    with cpu_threads(recipe.threads):
+        corpus = build_corpus(spec)
+        model, tokenizer, info = pretrain(recipe, corpus)
+        perplexities = held_out_perplexity(model, tokenizer, corpus, recipe.name)
     info = {"alias": recipe.name, "recipe": asdict(recipe), "corpus": {**spec.identity(), "sources": corpus.sources,
                                                                        "fingerprint": corpus.fingerprint()},
-            "code": builder_fingerprint(), **info,
-            "held_out_perplexity": held_out_perplexity(model, tokenizer, corpus, recipe.name)}
+            "code": builder_fingerprint(), **info, "held_out_perplexity": perplexities}
     with staging_folder(target.parent, target.name) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)

@@ -25,8 +25,6 @@ from w2s_bench.errors import W2SError
 from w2s_bench.models.hf import is_decoder, wrap_lora
 from w2s_bench.train import autocast, pick_device, pick_dtype
 
-LOAD_OPTIONS = ("device", "dtype", "lora", "trust_remote_code", "revision")
-
 
 @dataclass
 class CausalLM:
@@ -99,21 +97,19 @@ def context_length(config: Any) -> int:
 
 
 def load_causal_lm(name: str, *, device: str = "auto", dtype: str = "auto", lora: dict[str, Any] | bool | None = None,
-                   trust_remote_code: bool = False, revision: str | None = None, data_dir: str | None = None,
-                   random_init_seed: int | None = None) -> CausalLM:
+                   trust_remote_code: bool = False, revision: str | None = None, data_dir: str | None = None) -> CausalLM:
     """Load ``name`` (an alias, a local folder or a hub id) as a causal LM in eval mode.
 
     ``data_dir`` reaches aliases whose build reads a local mirror (the offline ladder; default
-    ``$W2S_BENCH_DATA_DIR``). ``random_init_seed`` builds the architecture with seeded random weights
-    instead of the pretrained ones (tests, controls). A model without a causal-LM head (an encoder such
-    as minilm-l6, or TF-IDF) is a clear error.
+    ``$W2S_BENCH_DATA_DIR``). A model without a causal-LM head (an encoder such as minilm-l6, or TF-IDF)
+    is a clear error.
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     from w2s_bench.models.registry import fetch, resolve
 
-    spec = resolve(name)
+    spec = resolve(name).with_params({"revision": revision} if revision else {})
     if spec.kind != "hf":
         raise W2SError(f"model {name!r} is not a transformer, so it cannot generate text", where=f"model {name!r}",
                        fix="use a causal LM: offline-lm-s, offline-lm-m, offline-lm-l, gpt2, pythia-*, qwen2.5-* ...")
@@ -129,11 +125,7 @@ def load_causal_lm(name: str, *, device: str = "auto", dtype: str = "auto", lora
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if random_init_seed is not None:
-        torch.manual_seed(random_init_seed)
-        model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, config=config, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(path, config=config, **kwargs)
     keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     if lora is not None and lora is not False:
         model = wrap_lora(model, {} if lora is True else dict(lora))

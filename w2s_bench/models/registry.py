@@ -86,9 +86,8 @@ class ModelSpec:
 
 
 def _ladder_description(recipe: ladder.Recipe) -> str:
-    return (f"GPT-2-style LM ({recipe.num_parameters():,} parameters, {recipe.n_layer} layers x {recipe.n_embd}) "
-            "pretrained by w2s-bench on generated review text (+ SST-2 sentences with a mirror): a small LM on a narrow "
-            "corpus to run the protocol offline, not a stand-in for GPT-2; built on first use")
+    return (f"GPT-2-style {recipe.n_layer}x{recipe.n_embd}, built by w2s-bench on first use from generated reviews "
+            "(+SST-2 with a mirror): narrow corpus, not GPT-2")
 
 
 def _hub(hub_id: str, size: float, params: dict[str, Any], description: str = "") -> ModelSpec:
