@@ -203,5 +203,5 @@ def test_a_run_s_data_dir_reaches_providers_that_declare_it(monkeypatch):
     assert fetch(spec, data_dir="mirror") == "/models/mirror" and fetch(spec) == "/models/None"
     assert fetch(ModelSpec("plain", "hf", lambda: "/models/plain", offline=True), data_dir="mirror") == "/models/plain"
     monkeypatch.setitem(ALIASES, spec.name, spec)
-    assert _Models._spec(spec.name, {}, RunConfig(data_dir="/data")).path == "/models//data"
+    assert _Models._spec(spec.name, {}, RunConfig(data_dir="/data"), "--strong_args").path == "/models//data"
     assert seen[-1] == "/data"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tomllib
 
 import pytest
 from conftest import REPO
@@ -43,6 +44,14 @@ def test_ci_runs_exactly_the_readme_commands():
 
 def _names(requirements: list[str]) -> set[str]:
     return {re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_every_python_package_is_installed():
+    """A package missing from pyproject's list works in an editable install and is absent from a wheel."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    on_disk = {".".join(path.parent.relative_to(REPO).parts) for path in (REPO / "w2s_bench").rglob("*.py")}
+    assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
 
 
 def test_what_the_defaults_need_is_a_core_dependency():
