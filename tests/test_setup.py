@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tomllib
 
 import pytest
+import tomllib
 from conftest import REPO
 
 from w2s_bench.cli import main
