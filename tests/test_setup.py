@@ -8,7 +8,6 @@ import re
 import sys
 
 import pytest
-import tomllib
 from conftest import REPO
 
 from w2s_bench.cli import main
