@@ -183,21 +183,28 @@ def _ls(argv: list[str]) -> int:
     table = Table()
     if args.what == "tasks":
         from w2s_bench.tasks import TaskRegistry
-        from w2s_bench.tasks.data import local_split_sizes
+        from w2s_bench.tasks.data import local_split_sizes, resolve_data_dir
 
         registry = TaskRegistry.discover(args.include_path)
+        data_root = resolve_data_dir(args.data_dir)
         for column in ("task", "family", "output type", "rows (local)", "version", "tags", "dataset"):
             table.add_column(column)
+        hub_only = []
         for name in registry.names():
             config = registry.get(name).config
             sizes = local_split_sizes(config, args.data_dir)
+            if sizes is None and data_root is not None:
+                hub_only.append(name)
+            rows = " / ".join(f"{s} {n:,}" for s, n in sizes.items()) if sizes is not None else "hub"
             cells = (name, config.family, config.output_type + (" (binarized)" if config.binarize_choices else ""),
-                     " / ".join(f"{s} {n:,}" for s, n in sizes.items()) if sizes is not None else "hub",
-                     config.version, ",".join(config.tag),
+                     "none here (hub only)" if name in hub_only else rows, config.version, ",".join(config.tag),
                      config.dataset_path + (f" ({config.dataset_name})" if config.dataset_name else ""))
             table.add_row(*map(escape, cells))  # a user's task file may hold rich markup
         groups = ", ".join(f"{g} ({len(m)})" for g, m in sorted(registry.groups.items()))
         table.caption = escape(f"groups and tags: {groups}")
+        if hub_only:
+            table.caption += escape(f"\n{len(hub_only)} tasks have no local data under {data_root}: they load from the hub "
+                                    f"({', '.join(hub_only)})")
     elif args.what == "models":
         from w2s_bench.models import ALIASES
 
