@@ -185,8 +185,8 @@ def test_classification_runs_with_offline_lm_s_as_the_strong_model(offline_lm_s,
     records = run(tasks=["w2s_demo_sentiment"], weak=["tfidf"], strong=["offline-lm-s"], limit=60, n_resamples=50,
                   strong_args={"pooling": "last", "epochs": 1, "min_steps": 4})
     (record,) = records
-    assert record["config"]["strong_model"]["path"] == offline_lm_s[1]
-    assert 0 <= record["metrics"]["ceiling_acc"] <= 1 and 0 <= record["metrics"]["w2s_acc"] <= 1
+    assert record.config.strong_model["path"] == offline_lm_s[1]
+    assert 0 <= record.metrics["ceiling_acc"] <= 1 and 0 <= record.metrics["w2s_acc"] <= 1
 
 
 def test_a_run_s_data_dir_reaches_providers_that_declare_it(monkeypatch):
