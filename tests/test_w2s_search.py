@@ -153,7 +153,7 @@ def test_one_chunk_as_long_as_the_output_is_best_of_the_w_times_k_samples(strong
 def test_search_raises_the_rule_score_over_base_sampling(strong, scorer):
     """The controlled check: with a tuned model that is an exact tilt toward the rule, steering raises the
     judged score (e's per character) well above the strong model's own samples; search beats best-of-n at
-    the same number of samples per chunk (measured: base 0.027, best-of-8 0.092, search 0.173 e's per character)."""
+    the same number of samples per chunk (measured: base 0.016, best-of-8 0.079, search 0.136 e's per character)."""
     settings = GenerationSettings(max_new_tokens=16, temperature=1.0)
 
     def rate(generations) -> float:

@@ -95,15 +95,17 @@ def choose_tokens(logits: torch.Tensor, settings: GenerationSettings, generators
     if settings.temperature == 0:
         return logits.argmax(dim=-1).cpu()
     probs = torch.softmax(logits.double().cpu() / settings.temperature, dim=-1)
-    sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)
     if settings.top_p < 1:
+        sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)
         before = sorted_probs.cumsum(dim=-1) - sorted_probs  # probability of the more likely tokens
-        sorted_probs = sorted_probs.masked_fill(before >= settings.top_p, 0.0)
-    cdf = sorted_probs.cumsum(dim=-1)
-    draws = torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators]) * cdf[:, -1]
-    rank = (cdf < draws[:, None]).sum(dim=-1).clamp(max=probs.shape[-1] - 1)
-    rank = torch.minimum(rank, (sorted_probs > 0).sum(dim=-1) - 1)  # never past the nucleus (rounding)
-    return order.gather(1, rank[:, None])[:, 0]
+        probs = probs.masked_fill(torch.zeros_like(probs, dtype=torch.bool).scatter(1, order, before >= settings.top_p), 0.0)
+    # The CDF runs in vocabulary order, not in order of probability: two near-equal probabilities whose order a
+    # rounding difference swaps (cached vs recomputed logits; common in flat distributions) then move the draw's
+    # boundaries by the rounding error only, instead of exchanging whole intervals and so the token.
+    cdf = probs.cumsum(dim=-1)
+    # 1 - U is in (0, 1]: the draw is above 0, so the first token whose CDF reaches it has a positive probability
+    draws = (1 - torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators])) * cdf[:, -1]
+    return (cdf < draws[:, None]).sum(dim=-1).clamp(max=probs.shape[-1] - 1)
 
 
 @dataclass
