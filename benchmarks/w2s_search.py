@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         small_name = args.small or random_lm(root / "small", 600, 128, 2, seed=1)
         strong, untuned = load_causal_lm(strong_name, device="cpu"), load_causal_lm(small_name, device="cpu")
         tuned = load_causal_lm(small_name, device="cpu")
+        strong.name = args.strong or "random-init GPT-2 (6 x 384, 1,000 tokens)"
+        untuned.name = args.small or "random-init GPT-2 (2 x 128, 600 tokens)"
         with torch.no_grad():  # other weights for the "tuned" model: speed does not depend on what they learned
             for parameter in tuned.model.parameters():
                 parameter.add_(0.02 * torch.randn_like(parameter))
