@@ -4,7 +4,7 @@
     w2s-bench ls tasks|models|methods
     w2s-bench validate FILE.yaml ...
     w2s-bench compare NEW BASELINE [--tolerance T] [--metrics M1,M2] [--two_sided]   exit 1 on a regression
-    w2s-bench plot RESULTS [--output_dir DIR]       accuracy, PGR and misfit-vs-gain figures (PNG)
+    w2s-bench plot RESULTS [--output_dir DIR]       accuracy, PGR, misfit-vs-gain and PGR-by-size figures (PNG)
     w2s-bench leaderboard build --output DIR ...    the static leaderboard site (w2s_bench.leaderboard.cli)
 
 Exit codes: 0 done; 1 ``compare`` found a regression; 2 bad input (a clear error, nothing trained
