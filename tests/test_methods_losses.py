@@ -11,8 +11,9 @@ import torch
 
 from w2s_bench.errors import W2SError
 from w2s_bench.methods import METHODS
-from w2s_bench.methods.logconf import ConfidenceLoss, hard_predictions, logconf
-from w2s_bench.methods.product import ProductLoss, product, product_targets
+from w2s_bench.methods.logconf import logconf
+from w2s_bench.methods.losses import ConfidenceLoss, ProductLoss, hard_predictions, product_targets
+from w2s_bench.methods.product import product
 from w2s_bench.train import TrainConfig, soft_cross_entropy, train_loop
 
 CPU = torch.device("cpu")

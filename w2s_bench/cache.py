@@ -58,11 +58,12 @@ def default_dir() -> Path:
 # supervision info stored with students. Their source, without docstrings and comments, is in every key.
 NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "examples.py", "generation", "methods", "models",
                   "params.py", "protocol.py", "records/supervision.py", "tasks/build.py", "tasks/config.py", "tasks/data.py",
-                  "tasks/generators", "tasks/process.py", "tasks/splits.py", "tasks/task.py", "tasks/templates.py", "train.py")
+                  "tasks/generators", "tasks/process.py", "tasks/splits.py", "tasks/task.py", "tasks/templates.py", "train.py",
+                  "train_config.py")
 # Modules that cannot change an artefact: reports, the command line, the record format and its reader,
 # metrics (computed from the cached predictions, after the store), task discovery, progress bars, errors.
 # Every module is in exactly one of the two lists (tests/test_cache_keys.py), so none is left out by accident.
-NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py", "files.py", "leaderboard", "metrics", "optional.py",
+NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "defaults.py", "errors.py", "files.py", "leaderboard", "metrics", "optional.py",
                       "progress.py", "records/__init__.py", "records/codec.py", "records/reader.py", "records/schema.py",
                       "records/types.py", "report", "results.py", "tasks/__init__.py", "tasks/registry.py")
 PACKAGE = Path(__file__).resolve().parent

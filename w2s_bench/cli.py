@@ -19,16 +19,20 @@ import inspect
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
+from w2s_bench.defaults import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STEPS
 from w2s_bench.errors import W2SError
-from w2s_bench.evaluator import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STEPS, Plan, RunConfig, plan_sweep, run_sweep
 from w2s_bench.files import atomic_write_text
 from w2s_bench.progress import console as make_console
 from w2s_bench.progress import set_quiet
 from w2s_bench.records import read_results
+
+if TYPE_CHECKING:  # the sweep imports torch: only `run` loads it (see run_parser)
+    from w2s_bench.evaluator import Plan, RunConfig
 
 SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot", "leaderboard")
 EXIT_SOME_RUNS_FAILED = 3
@@ -49,6 +53,8 @@ def _seeds(text: str) -> list[int]:
 
 
 def run_parser() -> argparse.ArgumentParser:
+    """The run options. Nothing here imports torch (``--help`` starts in well under a second): the
+    sweep itself (``w2s_bench.evaluator``) is imported by :func:`_run` only."""
     from w2s_bench.methods.base import split_method_list
     from w2s_bench.models.registry import parse_model_args
 
@@ -114,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
+    args = run_parser().parse_args(argv)  # before importing the sweep: --help and bad options stay light
+    from w2s_bench.evaluator import RunConfig, plan_sweep, run_sweep
     from w2s_bench.report import render_comparisons, render_rich, to_csv, to_markdown
 
-    args = run_parser().parse_args(argv)
     set_quiet(args.quiet)
     methods = args.methods
     if args.via:

@@ -28,6 +28,7 @@ from typing import Any
 
 from w2s_bench import cache
 from w2s_bench.cache import ArtefactStore
+from w2s_bench.defaults import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STEPS
 from w2s_bench.distributed import is_distributed, is_main_process, require_accelerate
 from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.examples import accuracy_of, labels_of
@@ -61,10 +62,6 @@ from w2s_bench.train import check_device
 
 log = logging.getLogger("w2s_bench")
 
-DEFAULT_TASKS = ["w2s_demo_sentiment"]
-DEFAULT_WEAK = ["tfidf"]
-DEFAULT_STRONG = ["minilm-l6"]
-STEPS = ("weak", "ceiling", "w2s")
 
 
 @dataclass

@@ -16,13 +16,14 @@ from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
 from w2s_bench.methods.base import Method, register
 from w2s_bench.models.base import Estimator
-from w2s_bench.models.hf import require_transformer
 
 
 class Generative(Method):
     def train_student(self, make_student: Callable[[], Estimator], train: Sequence[Example], weak_probs: np.ndarray,
                       val: Sequence[Example], weak_val_probs: np.ndarray) -> Estimator:
         """LM-finetune a fresh strong model on the texts of train and val, then fit it as naive does."""
+        from w2s_bench.models.hf import require_transformer
+
         student = require_transformer(make_student(), self.name, "finetunes a transformer language model")
         student.lm_finetune([t for ex in (*train, *val) for t in ex.texts], epochs=self.params["lm_epochs"],
                             lr=self.params["lm_lr"])

@@ -16,7 +16,6 @@ from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
 from w2s_bench.methods.base import Fit, Method, register
 from w2s_bench.models.base import Estimator
-from w2s_bench.models.hf import require_transformer
 from w2s_bench.models.probe import MIN_EXAMPLES_PER_CLASS, ProbeEstimator
 
 if TYPE_CHECKING:
@@ -31,6 +30,8 @@ class Probe(Method):
     def train_student(self, make_student: Callable[[], Estimator], train: Sequence[Example], weak_probs: np.ndarray,
                       val: Sequence[Example], weak_val_probs: np.ndarray) -> Estimator:
         """A probe on the features of a fresh strong model (which is never trained)."""
+        from w2s_bench.models.hf import require_transformer
+
         strong = require_transformer(make_student(), self.name, "reads a transformer's hidden states")
         probe = ProbeEstimator(strong, kind=self.params["kind"], k=self.params.get("k", 10), seed=strong.config.seed)
         val_targets = self.targets(weak_val_probs) if len(val) else None

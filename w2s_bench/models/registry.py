@@ -18,10 +18,9 @@ from w2s_bench.generation import ladder
 from w2s_bench.models import offline
 from w2s_bench.models.base import Estimator
 from w2s_bench.models.fingerprint import folder_fingerprint
-from w2s_bench.models.hf import HFEstimator
 from w2s_bench.models.tfidf import TfidfLogReg
 from w2s_bench.params import Signature, check_settings, settings_of, source_of
-from w2s_bench.train import TrainConfig
+from w2s_bench.train_config import TrainConfig
 
 # Burns et al. 2023: 2 epochs, batch 32, a small learning rate. Small encoders (MiniLM, MPNet) get a
 # larger one (1e-4) to move in ~60 steps; at least 60 steps when --limit makes epochs tiny. Measured
@@ -167,7 +166,10 @@ def parse_model_args(text: str | None) -> dict[str, str]:
 
 
 def _hf_loading_settings() -> Signature:
-    """HFEstimator's own keyword settings (how the model is loaded); the rest of its settings are TrainConfig's."""
+    """HFEstimator's own keyword settings (how the model is loaded); the rest of its settings are TrainConfig's.
+    (Imported here, not at the top: resolving names and checking settings must not load torch.)"""
+    from w2s_bench.models.hf import HFEstimator
+
     return settings_of(HFEstimator, skip=("path", "config", "name"))[0]
 
 
@@ -178,6 +180,8 @@ def build_estimator(spec: ModelSpec, seed: int) -> Estimator:
         return spec.factory(seed=seed, **params)
     if spec.kind == "tfidf":
         return TfidfLogReg(**params, seed=seed)
+    from w2s_bench.models.hf import HFEstimator
+
     loading = {k: params.pop(k) for k in list(params) if k in _hf_loading_settings()}
     return HFEstimator(fetch(spec), TrainConfig(**params, seed=seed), name=spec.name, **loading)
 
