@@ -15,7 +15,7 @@ from w2s_bench.records import to_json
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers")
-PROBE = """
+PROBE = f"""
 import runpy, sys
 sys.argv = ["w2s-bench", *sys.argv[1:]]
 try:
@@ -24,8 +24,8 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-print("RESULT", code, ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
-""".format(heavy=HEAVY)
+print("RESULT", code, ",".join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)
+"""
 
 
 def run_verb(*args: str) -> tuple[int, list[str]]:

@@ -15,8 +15,9 @@ once, and a killed sweep resumes from what it finished.
 Layout: ``ROOT/<step>/<key>.safetensors``: arrays (probabilities) in safetensors (no pickle), the
 record's JSON (seconds, training log, supervision info), the key's parts and a checksum of the arrays
 in its metadata. Writes go to a temporary file renamed into place (``w2s_bench.files``), so readers,
-a crash or a second process sharing the cache never see half a file; two processes computing the
-same entry write the same content and the last rename wins. Entries are checked on read (key parts,
+a crash or a second process sharing the cache never see half a file; processes sharing a store (Ray
+or Slurm workers on one filesystem) take a lock per key, so one computes an entry while the others
+wait and then read it. Entries are checked on read (key parts,
 checksum, shapes, finite normalised probabilities: see :class:`ArtefactStore`), so an entry altered
 or damaged outside w2s-bench is recomputed rather than trusted, and a non-finite result is never
 stored.
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from w2s_bench.errors import W2SError
-from w2s_bench.files import atomic_write, remove_stale_temp_files
+from w2s_bench.files import atomic_write, exclusive_lock, remove_stale_temp_files
 from w2s_bench.models.offline import cache_root
 from w2s_bench.results import package_versions
 
@@ -63,9 +64,10 @@ NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "exampl
 # Modules that cannot change an artefact: reports, the command line, the record format and its reader,
 # metrics (computed from the cached predictions, after the store), task discovery, progress bars, errors.
 # Every module is in exactly one of the two lists (tests/test_cache_keys.py), so none is left out by accident.
-NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "cli.py", "defaults.py", "errors.py", "files.py", "leaderboard", "metrics", "optional.py",
-                      "progress.py", "records/__init__.py", "records/codec.py", "records/reader.py", "records/schema.py",
-                      "records/types.py", "report", "results.py", "tasks/__init__.py", "tasks/registry.py")
+NON_NUMBER_MODULES = ("__init__.py", "__main__.py", "backends", "cli.py", "defaults.py", "errors.py", "files.py",
+                      "leaderboard", "metrics", "optional.py", "progress.py", "records/__init__.py", "records/codec.py",
+                      "records/reader.py", "records/schema.py", "records/types.py", "report", "results.py", "tasks/__init__.py",
+                      "tasks/registry.py")
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -204,8 +206,19 @@ class ArtefactStore:
         """The artefact for ``(step, parts)``, its key, and whether it was reused from the store
         (else it was computed now, and stored). ``label`` names what is computed in errors."""
         key = self.key(step, parts)
-        if self.has(step, key):
-            artefact = self._read(self.path(step, key), parts, expected)
+        path = self.path(step, key)
+        if path is None or not self.writable:
+            return self._get_or_compute(step, key, parts, compute, expected, label, rerun=self.rerun)
+        # one process computes a key at a time: a second worker (another Ray task, a Slurm job on the same
+        # filesystem) waits, then reads what the first one stored
+        with exclusive_lock(path.with_suffix(".lock")):
+            return self._get_or_compute(step, key, parts, compute, expected, label, rerun=self.rerun)
+
+    def _get_or_compute(self, step: str, key: str, parts: dict[str, Any], compute: Callable[[], Artefact],
+                        expected: Expected | None, label: str, rerun: bool) -> tuple[Artefact, str, bool]:
+        path = self.path(step, key)
+        if path is not None and not rerun and path.is_file():
+            artefact = self._read(path, parts, expected)
             if artefact is not None:
                 self.counts[f"{step} reused"] += 1
                 return artefact, key, True
@@ -221,7 +234,6 @@ class ArtefactStore:
                                "probabilities per example")
         self.counts[f"{step} computed"] += 1
         self.on_computed(step)
-        path = self.path(step, key)
         if path is not None and self.writable:
             self._write(path, artefact, parts)
         return artefact, key, False

@@ -87,6 +87,8 @@ def run_parser() -> argparse.ArgumentParser:
                    "smaller than the strong one")
     p.add_argument("--baseline", default=None, help="method the others are compared with (paired, same seeds); "
                    "default naive")
+    p.add_argument("--backend", choices=["local", "ray"], default="local", help="where the cells run: this process "
+                   "(default) or Ray tasks (ray.init(): a local cluster, or the one RAY_ADDRESS names)")
     p.add_argument("--n_resamples", type=int, default=1000, help="bootstrap resamples for CIs")
     p.add_argument("--format", choices=["table", "markdown", "csv"], default="table", help="what to print")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -137,7 +139,7 @@ def _run(argv: list[str]) -> int:
                        limit=args.limit, data_dir=args.data_dir, include_paths=args.include_path,
                        weak_args=args.weak_args, strong_args=args.strong_args, device=args.device,
                        output_path=args.output_path, n_resamples=args.n_resamples, all_pairs=args.all_pairs,
-                       rerun=args.rerun, baseline=args.baseline)
+                       rerun=args.rerun, baseline=args.baseline, backend=args.backend)
     if args.no_cache or args.use_cache:
         config.cache_dir = None if args.no_cache else args.use_cache
     if args.dry_run:

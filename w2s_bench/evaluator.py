@@ -38,6 +38,7 @@ from w2s_bench.methods.base import Fit, Method
 from w2s_bench.metrics import compare_methods, run_metrics
 from w2s_bench.models import build_estimator, resolve
 from w2s_bench.models.registry import ModelSpec, fetch
+from w2s_bench.optional import require
 from w2s_bench.progress import progress_bar
 from w2s_bench.protocol import Fitted, Protocol
 from w2s_bench.records import (
@@ -61,6 +62,7 @@ from w2s_bench.tasks.task import LoadedTask
 from w2s_bench.train import check_device
 
 log = logging.getLogger("w2s_bench")
+BACKENDS = ("local", "ray")
 
 
 
@@ -86,6 +88,7 @@ class RunConfig:
     cache_dir: str | None = field(default_factory=lambda: str(cache.default_dir()))  # None: --no_cache
     rerun: bool = False  # recompute every artefact, overwriting the stored ones
     baseline: str | None = None  # the method others are compared with; None: naive (else each cell's first)
+    backend: str = "local"  # "local": cells run one after another in this process; "ray": as Ray tasks
 
     def check(self) -> None:
         """The options that can be checked without loading anything; a W2SError names the first bad one."""
@@ -102,6 +105,8 @@ class RunConfig:
         if isinstance(self.n_resamples, bool) or not isinstance(self.n_resamples, int) or self.n_resamples < 1:
             raise W2SError(f"--n_resamples {self.n_resamples!r} is not a positive number", where="--n_resamples",
                            fix="e.g. --n_resamples 1000 (the default)")
+        if self.backend not in BACKENDS:
+            raise W2SError(f"unknown backend {self.backend!r}", where="--backend", fix=f"use one of {', '.join(BACKENDS)}")
         if self.device:
             check_device(self.device)
         for option, folder in (("--output_path", self.output_path), ("--use_cache", self.cache_dir)):
@@ -212,6 +217,8 @@ class _Sweep:
         self.config = config
         if is_distributed():
             require_accelerate()
+        if config.backend == "ray":
+            require("ray", "--backend ray")
         registry = TaskRegistry.discover(config.include_paths)
         registry.expand(config.tasks)  # unknown names fail before anything is loaded
         self.methods = [get_method(m) for m in config.methods]
@@ -289,24 +296,47 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
     out = ResultsDir(config.output_path) if config.output_path and is_main_process() else None
     records: list[Record] = []
     samples: dict[str, list[Sample]] = {}
+    counts: Counter[str] = Counter()
     with progress_bar("sweep (trainings)", plan.trainings) as advance:
-        sweep.store.on_computed = lambda step: advance(1)
-        for task, seed, loaded, protocol in sweep.protocols():
-            for note in loaded.splits.notes:
-                log.warning("%s: %s", task.name, note)
-            for (weak, strong), method in itertools.product(sweep.pairs, sweep.methods):
-                record, rows = _run_cell(protocol, Cell(task, seed, weak, strong, method), config)
-                _warn(record)
-                records.append(record)
-                samples[record.key] = rows
-                if out:
-                    out.write_run(record, rows)
-                    out.write_summary(records)
+        if config.backend == "ray":
+            from w2s_bench.backends.ray_cells import run_cells
+
+            finished = run_cells(config, sweep.methods, plan, advance)
+        else:
+            sweep.store.on_computed = lambda step: advance(1)
+            finished = _run_cells(sweep)
+        for record, rows, cell_counts in finished:
+            _warn(record)
+            records.append(record)
+            samples[record.key] = rows
+            counts.update(cell_counts)
+            if out:
+                out.write_run(record, rows)
+                out.write_summary(records)
     comparisons = compare_methods(records, samples, baseline=config.baseline, n_resamples=config.n_resamples)
     if out:
         out.write_summary(records)  # also when every run was reused
         out.write_comparisons(comparisons)
-    return Sweep(records, samples, comparisons, plan, Counter(sweep.store.counts))
+    return Sweep(records, samples, comparisons, plan, counts)
+
+
+def _run_cells(sweep: _Sweep) -> Iterator[tuple[Record, list[Sample], Counter[str]]]:
+    """Every cell of the sweep in this process, in plan order: (record, samples, the store's counts
+    for this cell)."""
+    for task, seed, loaded, protocol in sweep.protocols():
+        for note in loaded.splits.notes:
+            log.warning("%s: %s", task.name, note)
+        for (weak, strong), method in itertools.product(sweep.pairs, sweep.methods):
+            before = Counter(sweep.store.counts)
+            record, rows = _run_cell(protocol, Cell(task, seed, weak, strong, method), sweep.config)
+            yield record, rows, Counter(sweep.store.counts) - before
+
+
+def single_cell_config(config: RunConfig, cell: Cell, method_spec: str) -> RunConfig:
+    """The sweep's config cut to one cell: what a worker runs (``w2s_bench.backends``). Its weak
+    supervisor and ceiling come from the shared artefact store when another cell stored them."""
+    return replace(config, tasks=[cell.task.name], seeds=[cell.seed], weak=[cell.weak], strong=[cell.strong],
+                   methods=[method_spec], output_path=None, all_pairs=True, backend="local")
 
 
 def _available_tasks(registry: TaskRegistry, config: RunConfig) -> list[Task]:

@@ -20,7 +20,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -94,3 +94,26 @@ def writable_folder_problem(folder: str | os.PathLike) -> str | None:
     if not os.access(existing, os.W_OK | os.X_OK):
         return "is not writable" if existing == path else f"cannot be created: {existing} is not writable"
     return None
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the enclosed block.
+
+    Processes sharing a folder (Ray or Slurm workers on a shared filesystem) use it so that one of
+    them computes an artefact while the others wait and then read it, instead of all computing it.
+    POSIX ``fcntl`` locks; on a system without them (Windows) the block runs unlocked, which is still
+    safe (writes are atomic), only possibly duplicated.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -2,7 +2,7 @@
 that installs it, before it starts, instead of failing with ``ModuleNotFoundError`` midway.
 
 What the defaults need (torch, transformers, peft for LoRA on 3B+ aliases, ...) is in the core
-dependencies; only the features below (figures, multi-GPU training, the leaderboard site) are
+dependencies; only the features below (figures, multi-GPU training, the leaderboard site, Ray sweeps) are
 extras (``pyproject.toml``'s optional-dependencies).
 """
 
@@ -14,7 +14,7 @@ from types import ModuleType
 from w2s_bench.errors import W2SError
 
 # importable module -> the extra of w2s-bench that installs it
-EXTRAS = {"matplotlib": "plots", "accelerate": "multi-gpu", "plotly": "leaderboard"}
+EXTRAS = {"matplotlib": "plots", "accelerate": "multi-gpu", "plotly": "leaderboard", "ray": "ray"}
 
 
 def require(module: str, feature: str) -> ModuleType:
