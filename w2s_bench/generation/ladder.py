@@ -35,14 +35,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from w2s_bench.generation.corpus import Corpus, CorpusSpec, build_corpus, corpus_spec
 from w2s_bench.models.offline import MARKER, cache_root, install_folder, staging_folder
-from w2s_bench.train import TrainConfig, train_loop
+
+if TYPE_CHECKING:  # torch is imported where a model is built: the alias table (w2s-bench ls models) stays light
+    import torch
 
 log = logging.getLogger("w2s_bench")
 
@@ -140,6 +141,8 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
 def pack(texts: list[str], tokenizer: Any, block_size: int) -> torch.Tensor:
     """Documents as one stream ``EOS doc EOS doc ...`` cut into ``[n, block_size]`` training sequences, so a
     document starts after EOS, as prompts do (``CausalLM.encode`` adds it as BOS)."""
+    import torch
+
     eos = tokenizer.eos_token_id
     stream: list[int] = []
     for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
@@ -152,6 +155,8 @@ def pack(texts: list[str], tokenizer: Any, block_size: int) -> torch.Tensor:
 @contextmanager
 def cpu_threads(n: int) -> Iterator[None]:
     """torch's intra-op thread count set to ``n`` inside the block, restored after."""
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -164,8 +169,11 @@ def pretrain(recipe: Recipe, corpus: Corpus, device: str = "cpu") -> tuple[Any, 
     """``(model, tokenizer, info)``: the tokenizer trained on the corpus, then the model trained for
     ``recipe.steps`` steps by the shared training loop (AdamW, warm-up then linear decay, clipping).
     :func:`build` runs it on ``recipe.threads`` threads."""
+    import torch
     from transformers import GPT2LMHeadModel
     from transformers.utils import logging as hf_logging
+
+    from w2s_bench.train import TrainConfig, train_loop
 
     hf_logging.set_verbosity_error()
     start = time.perf_counter()
