@@ -54,6 +54,7 @@ class Submission:
     method_params: dict[str, Any] = field(default_factory=dict)
     hardware: str = ""
     note: str = ""
+    command: str = ""  # the exact command that produced the submission's results
 
     @property
     def pair(self) -> str:
@@ -210,7 +211,8 @@ def _submission(f: _Fields) -> Submission:
                       strong=_model(_Fields(f.get("strong", dict), f.at("strong"), f.source)),
                       method=f.get("method", str), method_params=f.get("method_params", dict, optional=True, default={}),
                       hardware=f.get("hardware", str, optional=True, default=""),
-                      note=f.get("note", str, optional=True, default=""))
+                      note=f.get("note", str, optional=True, default=""),
+                      command=f.get("command", str, optional=True, default=""))
 
 
 def _task_row(f: _Fields) -> TaskRow:

@@ -31,18 +31,21 @@ ABOUT = ("Built from run records: no ranking suite is defined for them, so nothi
          "mean over a submission's tasks where PGR is defined (no CI); the per-family means likewise.")
 
 
-def _mean(values: Iterable[float | None]) -> float | None:
+def mean_of(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are defined (None when none is)."""
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
 
 
-def _model(name: str, identity: dict[str, Any] | None) -> ModelInfo:
+def model_info(name: str, identity: dict[str, Any] | None) -> ModelInfo:
+    """A model of a run: its name, the weights fingerprint its identity records, and its alias's size."""
     spec = ALIASES.get(name)
     return ModelInfo(id=name, revision=(identity or {}).get("weights"),
                      parameters=spec.size * 1e6 if spec is not None and spec.size else None)
 
 
-def _hardware(provenance: Provenance) -> str:
+def hardware_text(provenance: Provenance) -> str:
+    """The machine of a run in a few words: CPU, cores, memory, GPUs."""
     hw = provenance.hardware
     parts = [hw.cpu] if hw.cpu else []
     if hw.cpu_count:
@@ -61,13 +64,30 @@ def _code_note(provenance: Provenance) -> str:
     return text
 
 
+def families_of(tasks: Iterable[str], registry: TaskRegistry) -> dict[str, str]:
+    """Each task's family ("other" for a task this w2s-bench does not ship)."""
+    known = set(registry.names())
+    return {task: registry.get(task).config.family if task in known else "other" for task in tasks}
+
+
+def task_rows(name: str, runs: list[RunRecord], family_of: dict[str, str]) -> list[TaskRow]:
+    """One board row per task of a submission's finished runs, aggregated over seeds as the terminal table."""
+    rows = []
+    for cell in aggregate(runs):
+        flags = sorted({r.metrics["pgr_flag"] for r in runs if r.task == cell["task"] and r.metrics.get("pgr_flag")})
+        rows.append(TaskRow(submission=name, family=family_of[cell["task"]], task=cell["task"],
+                            seeds=tuple(int(s) for s in cell["seeds"].split(",")), weak=cell["weak_acc"],
+                            ceiling=cell["ceiling_acc"], w2s=cell["w2s_acc"], pgr=cell["pgr"],
+                            pgr_ci=tuple(cell["pgr_ci"]) if cell["pgr_ci"] else None,
+                            pgr_flag="; ".join(flags) or None, gain=cell["gain_sq"], misfit=cell["misfit_sq"]))
+    return rows
+
+
 def board_from_results(records: list[Record], *, title: str = "w2s-bench results",
                        include_paths: Iterable[str | Path] = ()) -> Board:
     """The board of a list of run records (one results.json, or several concatenated)."""
     records = [r for r in records if isinstance(r, RunRecord)]  # a failed run has nothing to show
-    registry = TaskRegistry.discover(include_paths)
-    known = set(registry.names())
-    family_of = {task: registry.get(task).config.family if task in known else "other" for task in {r.task for r in records}}
+    family_of = families_of({r.task for r in records}, TaskRegistry.discover(include_paths))
     by_submission: dict[tuple[str, str, str], list[RunRecord]] = defaultdict(list)
     for record in records:
         by_submission[(record.weak, record.strong, record.method)].append(record)
@@ -79,21 +99,14 @@ def board_from_results(records: list[Record], *, title: str = "w2s-bench results
         created = sorted(r.provenance.created for r in runs if r.provenance.created)
         submissions.append(Submission(
             name=name, who="a w2s-bench run", when=created[0] if created else "",
-            weak=_model(weak, config.weak_model), strong=_model(strong, config.strong_model),
-            method=method, method_params=config.method_params, hardware=_hardware(provenance),
+            weak=model_info(weak, config.weak_model), strong=model_info(strong, config.strong_model),
+            method=method, method_params=config.method_params, hardware=hardware_text(provenance),
             note=f"Produced by {_code_note(provenance)}; read from its results.json."))
-        own = []
-        for cell in aggregate(runs):
-            flags = sorted({r.metrics["pgr_flag"] for r in runs if r.task == cell["task"] and r.metrics.get("pgr_flag")})
-            own.append(TaskRow(submission=name, family=family_of[cell["task"]], task=cell["task"],
-                               seeds=tuple(int(s) for s in cell["seeds"].split(",")), weak=cell["weak_acc"],
-                               ceiling=cell["ceiling_acc"], w2s=cell["w2s_acc"], pgr=cell["pgr"],
-                               pgr_ci=tuple(cell["pgr_ci"]) if cell["pgr_ci"] else None,
-                               pgr_flag="; ".join(flags) or None, gain=cell["gain_sq"], misfit=cell["misfit_sq"]))
+        own = task_rows(name, runs, family_of)
         rows += own
         families = sorted({row.family for row in own})
-        ranking.append(RankingRow(submission=name, rank=None, status=UNRANKED, mean_pgr=_mean(r.pgr for r in own),
-                                  family_means={f: _mean(r.pgr for r in own if r.family == f) for f in families},
+        ranking.append(RankingRow(submission=name, rank=None, status=UNRANKED, mean_pgr=mean_of(r.pgr for r in own),
+                                  family_means={f: mean_of(r.pgr for r in own if r.family == f) for f in families},
                                   tasks_covered=len(own)))
     return Board(title=title, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"), suite=(),
                  families=tuple(sorted(set(family_of.values()))), submissions=tuple(submissions), rows=tuple(rows),
