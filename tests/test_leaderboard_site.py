@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import sys
 from fnmatch import fnmatch
@@ -458,3 +459,43 @@ def test_the_content_security_policy_blocks_an_inline_script(browser, site):
         assert violations, "the inline script was not reported as blocked"
     finally:
         tampered.unlink()
+
+
+SUBMISSIONS = Path(__file__).resolve().parent.parent / "leaderboard" / "submissions"
+
+
+def test_the_seeded_submissions_render_ranked_from_file(browser, tmp_path_factory):
+    """The committed submissions (real runs of the harness) built by `leaderboard build` with its defaults
+    and loaded in the browser: every submission and every (submission, task) row is on the page, the
+    ranked ones with a mean PGR and its CI, and the figures draw."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from w2s_bench.leaderboard.ranking import build_board, read_submissions
+
+    board = build_board(read_submissions(SUBMISSIONS))
+    out = tmp_path_factory.mktemp("seeded") / "site"
+    assert main(["leaderboard", "build", "--output", str(out), "--submissions", str(SUBMISSIONS)]) == 0
+    browser.get(out.joinpath("index.html").as_uri())
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll('div[data-figure]')).every(d => d.querySelector('.main-svg'))"))
+    assert sorted(_column(browser, "overall-table", "submission")) == sorted(s.name for s in board.submissions)
+    ranks = _column(browser, "overall-table", "rank")
+    ranked = [row for row in board.ranking if row.rank is not None]
+    assert ranks[: len(ranked)] == [str(i) for i in range(1, len(ranked) + 1)]
+    means = _column(browser, "overall-table", "mean PGR [95% CI]")
+    for shown, row in zip(means, board.ranking, strict=True):
+        if row.rank is not None:
+            assert shown == f"{row.mean_pgr:.3f} [{row.mean_pgr_ci[0]:.2f}, {row.mean_pgr_ci[1]:.2f}]"
+    for task in {row.task for row in board.rows}:
+        shown = _column(browser, f"task-table-{task}", "submission")
+        assert sorted(shown) == sorted(r.submission for r in board.rows if r.task == task), task
+    for figure in browser.find_elements(By.CSS_SELECTOR, "div[data-figure]"):
+        assert figure.find_elements(By.CSS_SELECTOR, ".main-svg .trace, .main-svg .point, .main-svg path"), \
+            figure.get_attribute("data-figure")
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
+    shot = Path(os.environ.get("W2S_BENCH_SCREENSHOT") or tmp_path_factory.mktemp("shot") / "seeded.png")
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")

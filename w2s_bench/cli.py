@@ -5,7 +5,8 @@
     w2s-bench validate FILE.yaml ...
     w2s-bench compare NEW BASELINE [--tolerance T] [--metrics M1,M2] [--two_sided]   exit 1 on a regression
     w2s-bench plot RESULTS [--output_dir DIR]       accuracy, PGR, misfit-vs-gain and PGR-by-size figures (PNG)
-    w2s-bench leaderboard build --output DIR ...    the static leaderboard site (w2s_bench.leaderboard.cli)
+    w2s-bench report RESULTS --format md|csv|latex|html   paper-ready tables, method comparisons included
+    w2s-bench leaderboard validate|submit|build ... submissions and the static site (w2s_bench.leaderboard.cli)
 
 Exit codes: 0 done; 1 ``compare`` found a regression; 2 bad input (a clear error, nothing trained
 after it); 3 a sweep finished but some runs failed for a data reason (recorded, with the reason, in
@@ -34,7 +35,7 @@ from w2s_bench.records import read_results
 if TYPE_CHECKING:  # the sweep imports torch: only `run` loads it (see run_parser)
     from w2s_bench.evaluator import Plan, RunConfig
 
-SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot", "leaderboard")
+SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot", "report", "leaderboard")
 EXIT_SOME_RUNS_FAILED = 3
 
 
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(argv)
         if command == "plot":
             return _plot(argv)
+        if command == "report":
+            return _report(argv)
         if command == "leaderboard":
             return _leaderboard(argv)
         return _run(argv)
@@ -305,6 +308,23 @@ def _plot(argv: list[str]) -> int:
     out_dir = Path(args.output_dir) if args.output_dir else (source if source.is_dir() else source.parent) / "plots"
     for path in plot_results(read_results(source), out_dir):
         print(path)
+    return 0
+
+
+def _report(argv: list[str]) -> int:
+    from w2s_bench.report.render import FORMATS, report_text
+
+    p = argparse.ArgumentParser(prog="w2s-bench report", description="the paper-ready tables of a run: results and "
+                                "the paired method comparisons")
+    p.add_argument("results", help="results.json, or the --output_path folder holding it")
+    p.add_argument("--format", choices=list(FORMATS), default="md", help="md, csv, latex (booktabs) or html")
+    p.add_argument("--output", default=None, help="write to this file (default: print)")
+    args = p.parse_args(argv)
+    text = report_text(args.results, args.format, read_results(args.results))
+    if args.output:
+        atomic_write_text(args.output, text)
+    else:
+        print(text, end="")
     return 0
 
 

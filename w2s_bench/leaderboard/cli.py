@@ -1,7 +1,7 @@
 """``w2s-bench leaderboard ...``: argument parsing only, the work is done by library calls.
 
     w2s-bench leaderboard validate PATH... [--data_dir DIR] [--rerun N]      exit 0 valid, 1 rejected
-    w2s-bench leaderboard submit RESULTS --name NAME --who WHO --command CMD [--root DIR]
+    w2s-bench leaderboard submit RESULTS... --name NAME --who WHO --command CMD... [--root DIR]
     w2s-bench leaderboard build --output DIR [--submissions DIR | --board board.json | --results RESULTS ...]
 """
 
@@ -38,10 +38,12 @@ def parser() -> argparse.ArgumentParser:
     sub = verbs.add_parser("submit", help="copy a run into leaderboard/submissions/<name>/ and validate it",
                            description="copy a run's results.json, runs/ and samples/ into ROOT/NAME with a "
                                        "submission.yaml, then validate it (a rejected copy is removed)")
-    sub.add_argument("results", metavar="RESULTS", help="the run's --output_path folder (or its results.json)")
+    sub.add_argument("results", nargs="+", metavar="RESULTS", help="the run's --output_path folder (or its results.json); "
+                     "several when runs split over processes make one submission")
     sub.add_argument("--name", required=True, help="the submission's name (letters, digits, '.', '_', '-')")
     sub.add_argument("--who", required=True, help="who ran it (a name, a lab)")
-    sub.add_argument("--command", required=True, help="the exact command that produced RESULTS")
+    sub.add_argument("--command", required=True, action="append",
+                     help="the exact command that produced RESULTS (once per RESULTS when there are several)")
     sub.add_argument("--note", default="", help="free text shown on the submission's page")
     sub.add_argument("--root", default=str(DEFAULT_ROOT), help="the submissions folder (default %(default)s)")
     sub.add_argument("--data_dir", default=os.environ.get("W2S_BENCH_DATA_DIR"), help="local dataset mirror")
@@ -101,7 +103,7 @@ def _validate(paths: list[str], data_dir: str | None, include_paths: list[str], 
 
 
 def _submit(args: argparse.Namespace) -> int:
-    folder = submit(args.results, args.name, who=args.who, command=args.command, note=args.note, root=args.root,
+    folder = submit(args.results, args.name, who=args.who, command="\n".join(args.command), note=args.note, root=args.root,
                     weak=args.weak, strong=args.strong, method=args.method)
     code = _validate([str(folder)], args.data_dir, [])
     if code:

@@ -57,7 +57,7 @@ class SubmissionMeta:
     name: str
     who: str
     when: str  # the earliest record's creation time
-    command: str  # the exact command that produced results.json
+    command: str  # the exact command that produced results.json (one per line when several runs make it)
     produced_by: str  # e.g. "w2s-bench on CPU"
     hardware: str
     w2s_bench_version: str | None
@@ -126,12 +126,14 @@ def cells(records: list[Record]) -> list[tuple[str, str, str]]:
     return list(dict.fromkeys((r.weak, r.strong, r.method) for r in records))
 
 
-def submit(results: str | Path, name: str, *, who: str, command: str, note: str = "", root: str | Path = DEFAULT_ROOT,
-           weak: str | None = None, strong: str | None = None, method: str | None = None) -> Path:
-    """Copy a run's output (``results``: its --output_path folder or results.json) into ``root/<name>/``
-    with a submission.yaml, and return the folder. A run with several (weak, strong, method) cells needs
-    ``weak`` / ``strong`` / ``method`` to choose one. The folder is written under a temporary name and
-    renamed into place, so a failure leaves nothing behind. Validation is the caller's next step."""
+def submit(results: str | Path | list[str | Path], name: str, *, who: str, command: str, note: str = "",
+           root: str | Path = DEFAULT_ROOT, weak: str | None = None, strong: str | None = None,
+           method: str | None = None) -> Path:
+    """Copy a run's output (``results``: its --output_path folder or results.json, or several runs' that
+    together make one submission, e.g. a sweep split over processes) into ``root/<name>/`` with a
+    submission.yaml, and return the folder. A run with several (weak, strong, method) cells needs ``weak`` /
+    ``strong`` / ``method`` to choose one. The folder is written under a temporary name and renamed into
+    place, so a failure leaves nothing behind. Validation is the caller's next step."""
     check_name(name)
     if not command.strip():
         raise W2SError("the exact command that produced the results is required", where="--command",
@@ -140,13 +142,15 @@ def submit(results: str | Path, name: str, *, who: str, command: str, note: str 
     target = root / name
     if target.exists():
         raise W2SError("a submission of this name exists", where=str(target), fix="choose another --name")
-    source = results_folder(results)
-    records = [r for r in read_results(results)
-               if (weak or r.weak) == r.weak and (strong or r.strong) == r.strong and (method or r.method) == r.method]
-    chosen = cells(records)
-    if len(chosen) != 1:
-        listed = ", ".join("/".join(c) for c in chosen) or "none"
-        raise W2SError(f"a submission is one (weak, strong, method); the selection has {len(chosen)}: {listed}",
+    chosen: list[tuple[Path, Record]] = []
+    for source in results if isinstance(results, list) else [results]:
+        chosen += [(results_folder(source), r) for r in read_results(source)
+                   if (weak or r.weak) == r.weak and (strong or r.strong) == r.strong and (method or r.method) == r.method]
+    records = [record for _, record in chosen]
+    found = cells(records)
+    if len(found) != 1:
+        listed = ", ".join("/".join(c) for c in found) or "none"
+        raise W2SError(f"a submission is one (weak, strong, method); the selection has {len(found)}: {listed}",
                        where=str(results), fix="choose one with --weak, --strong and --method")
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
@@ -154,14 +158,14 @@ def submit(results: str | Path, name: str, *, who: str, command: str, note: str 
         for folder in FOLDERS:
             (staging / folder).mkdir()
         (staging / RESULTS_FILE).write_text(json.dumps(to_json(records), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        for record in records:
+        for source, record in chosen:
             shutil.copyfile(source / "runs" / f"{record.key}.json", staging / "runs" / f"{record.key}.json")
             if isinstance(record, RunRecord):
                 shutil.copyfile(source / "samples" / f"{record.key}.jsonl", staging / "samples" / f"{record.key}.jsonl")
         write_meta(staging, expected_meta(name, records, who=who, command=command, note=note))
         staging.rename(target)
     except OSError as exc:
-        raise W2SError(f"cannot copy the run: {exc}", where=str(source),
+        raise W2SError(f"cannot copy the run: {exc}", where=str(results),
                        fix="pass the --output_path folder of a finished run (with runs/ and samples/)") from exc
     finally:
         if staging.exists():

@@ -9,6 +9,8 @@ from rich.table import Table
 from w2s_bench.metrics.registry import metric_for_key
 from w2s_bench.progress import console as make_console
 from w2s_bench.records import MethodComparison
+from w2s_bench.report.document import ReportTable
+from w2s_bench.report.markdown import render_table
 from w2s_bench.report.table import fmt
 
 
@@ -43,11 +45,13 @@ def render_comparisons(rows: list[MethodComparison], console: Console | None = N
     (console or make_console()).print(table)
 
 
+def comparison_table(rows: list[MethodComparison]) -> ReportTable:
+    """The comparisons (at least one) as a table of display strings (for ``w2s-bench report`` and results.md)."""
+    headers = _headers(rows)
+    numeric = [h not in ("task", "weak", "strong", "method", "baseline", "CI over", "verdict", "note") for h in headers]
+    return ReportTable(title=_title(rows), headers=headers, rows=[_cells(row) for row in rows], numeric=numeric)
+
+
 def comparisons_to_markdown(rows: list[MethodComparison]) -> str:
     """The comparisons as a Markdown table ("" when there are none)."""
-    if not rows:
-        return ""
-    headers = _headers(rows)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return render_table(comparison_table(rows)) if rows else ""

@@ -25,6 +25,8 @@ from w2s_bench.metrics.registry import METRICS, Metric, metric_for_key, metrics_
 from w2s_bench.metrics.stats import seed_summary
 from w2s_bench.progress import console as make_console
 from w2s_bench.records import ChainSupervision, EnsembleSupervision, FailedRun, Record, RunRecord, SupervisionInfo
+from w2s_bench.report.document import ReportTable
+from w2s_bench.report.markdown import render_table
 
 CELL = ("task", "weak", "strong", "method")
 
@@ -132,19 +134,24 @@ def render_rich(records: list[Record], console: Console | None = None) -> None:
     (console or make_console()).print(table)
 
 
-def to_markdown(records: list[Record]) -> str:
+def results_table(records: list[Record]) -> ReportTable:
+    """The aggregated results as a table of display strings: the cell, the seeds, the metrics Markdown shows
+    (with each ``t_interval`` metric's interval beside it) and the note."""
     rows = aggregate(records)
     columns = []
     for metric, key in _columns(rows, ("terminal", "table")):
         columns.append(key)
         if metric.aggregate == "t_interval" and metric.ci_key:
             columns.append(metric.ci_key)
-    headers = [*CELL, "seeds", *columns, "note"]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for row in rows:
-        lines.append("| " + " | ".join([*(str(row[k]) for k in (*CELL, "seeds")), *(_cell(c, row.get(c)) for c in columns),
-                                         row["note"]]) + " |")
-    return "\n".join(lines) + "\n"
+    return ReportTable(title="weak-to-strong results (accuracy on test; means over seeds)",
+                       headers=[*CELL, "seeds", *columns, "note"],
+                       rows=[[*(str(row[k]) for k in (*CELL, "seeds")), *(_cell(c, row.get(c)) for c in columns),
+                              row["note"]] for row in rows],
+                       numeric=[False] * len(CELL) + [False] + [True] * len(columns) + [False])
+
+
+def to_markdown(records: list[Record]) -> str:
+    return render_table(results_table(records))
 
 
 def to_csv(records: list[Record]) -> str:
