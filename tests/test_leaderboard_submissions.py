@@ -212,3 +212,20 @@ def test_cli_validate_exit_codes(submitted, copy, run, capsys):
     assert main(["leaderboard", "validate", str(copy), "--data_dir", str(data), "--include_path", str(tasks)]) == 1
     out = capsys.readouterr().out
     assert "rejected noisy-oracle-naive" in out and "metrics.ceiling_acc: claims 1.0, the samples give" in out
+
+
+def test_level_2_reruns_cells_and_catches_a_claim_the_rerun_does_not_reproduce(submitted, copy, run, register):
+    from w2s_bench.leaderboard.validate import rerun_cells
+
+    data, tasks, _ = run
+    register("lb-noisy", NoisyOracle, "keyword rule, 30% flips", size=1)
+    register("lb-oracle", Oracle, "keyword rule, 5% flips", size=2)
+    chosen, check = rerun_cells(validate_submission(submitted, data, [tasks]), 1, data_dir=data, include_paths=[tasks])
+    assert len(chosen) == 1 and not check.failed and check.counts()["ok"] == 4
+    # a forged record whose every number is consistent with forged samples passes level 1 only if the samples
+    # were forged too; the rerun compares with what training really gives
+    key = edit_record(copy, 0, lambda r: r["metrics"].update(w2s_acc=r["metrics"]["w2s_acc"] + 0.2))
+    forged = validate_submission(copy, data, [tasks])
+    forged.problems.clear()  # level 1 rejects it; level 2 on its own must as well
+    chosen, check = rerun_cells(forged, 2, data_dir=data, include_paths=[tasks])
+    assert check.failed and any(row.metric == "w2s_acc" and row.status != "ok" for row in check.rows), key

@@ -85,7 +85,7 @@ def _validate(paths: list[str], data_dir: str | None, include_paths: list[str], 
         for line in result.unchecked:
             console.print(f"[yellow]not checked[/] {escape(line)}", highlight=False, soft_wrap=True)
         if result.ok and rerun:
-            chosen, check = rerun_cells(result, rerun, data_dir=data_dir, seed=rerun_seed)
+            chosen, check = rerun_cells(result, rerun, data_dir=data_dir, seed=rerun_seed, include_paths=include_paths)
             console.print(f"rerun of {len(chosen)} cell(s) of {escape(result.name)}: " + ", ".join(r.key for r in chosen))
             render_check(check, console=console)
             if check.failed:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,7 +360,8 @@ def _equal(key: str, claimed: Any, recomputed: Any) -> bool:
 # -- level 2 ---------------------------------------------------------------------------------------------------
 
 def rerun_cells(validation: Validation, n: int, *, data_dir: str | Path | None = None, seed: int = 0,
-                tolerance: dict[str, float] | None = None) -> tuple[list[Record], Any]:
+                include_paths: Iterable[str | Path] = (), tolerance: dict[str, float] | None = None,
+                ) -> tuple[list[Record], Any]:
     """Level 2: train ``n`` of the submission's finished runs again, chosen at random (``seed``), from scratch
     (no artefact cache) with their recorded config, and check them with ``compare``'s tolerances (two-sided:
     a rerun must reproduce the claim, not beat it). Returns the chosen records and the regression check."""
@@ -371,21 +372,11 @@ def rerun_cells(validation: Validation, n: int, *, data_dir: str | Path | None =
     chosen = random.Random(seed).sample(finished, min(n, len(finished)))
     again: list[Record] = []
     for record in chosen:
-        config = record.config
-        method = config.method if not config.method_params else \
-            f"{config.method}({','.join(f'{k}={_param(v)}' for k, v in config.method_params.items())})"
-        again += w2s_bench.run(tasks=[record.task], weak=[record.weak], strong=[record.strong], methods=[method],
-                               seeds=[record.seed], limit=config.limit, data_dir=None if data_dir is None else str(data_dir),
+        config = record.config  # the record's method is its spec as written, e.g. logconf(alpha_max=0.5)
+        again += w2s_bench.run(tasks=[record.task], include_paths=[str(p) for p in include_paths], weak=[record.weak],
+                               strong=[record.strong], methods=[record.method], seeds=[record.seed], limit=config.limit,
+                               data_dir=None if data_dir is None else str(data_dir),
                                weak_args=config.weak_model.get("params") or {},
                                strong_args=config.strong_model.get("params") or {}, n_resamples=config.n_resamples,
                                min_gap=config.min_gap, cache_dir=None, all_pairs=True)
     return chosen, check_against_baseline(again, chosen, tolerance, DEFAULT_METRICS, two_sided=True)
-
-
-def _param(value: Any) -> str:
-    return "+".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
-def validate_all(folders: Sequence[str | Path], data_dir: str | Path | None = None,
-                 include_paths: Iterable[str | Path] = ()) -> list[Validation]:
-    return [validate_submission(folder, data_dir, include_paths) for folder in folders]
