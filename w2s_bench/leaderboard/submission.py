@@ -116,8 +116,16 @@ def read_meta(folder: Path) -> SubmissionMeta:
                        fix="write it with w2s-bench leaderboard submit, or compare with a seeded submission") from exc
 
 
+class _MetaDumper(yaml.SafeDumper):
+    """Multi-line strings (several commands) as YAML literal blocks, one command per line as written."""
+
+
+_MetaDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
 def write_meta(folder: Path, meta: SubmissionMeta) -> None:
-    text = yaml.safe_dump(to_json(meta), sort_keys=False, allow_unicode=True, width=100)
+    text = yaml.dump(to_json(meta), Dumper=_MetaDumper, sort_keys=False, allow_unicode=True, width=1000)
     (folder / META_FILE).write_text(text, encoding="utf-8")
 
 
