@@ -89,6 +89,34 @@ def tiny_gpt2(tmp_path_factory) -> str:
     return _save_tiny(tmp_path_factory.mktemp("tiny_gpt2"), config)
 
 
+@pytest.fixture(scope="session")
+def tiny_lm_factory(tmp_path_factory):
+    """``make(n_embd, n_layer)``: a GPT-2 with seeded random weights and a 300-token BPE tokenizer trained on
+    the ladder's generated corpus, saved as a local folder (once per size and session)."""
+    from transformers import GPT2LMHeadModel
+
+    from w2s_bench.generation.corpus import generated_documents
+    from w2s_bench.generation.ladder import Recipe, train_tokenizer
+
+    folders: dict[tuple[int, int], str] = {}
+
+    def make(n_embd: int = 32, n_layer: int = 2) -> str:
+        if (n_embd, n_layer) not in folders:
+            import torch
+
+            folder = tmp_path_factory.mktemp(f"tiny_lm_{n_embd}x{n_layer}")
+            tokenizer = train_tokenizer(generated_documents("train", 300, 0), 300)
+            recipe = Recipe("tiny", n_embd=n_embd, n_layer=n_layer, n_head=2, lr=1e-3, steps=0,
+                            vocab_size=len(tokenizer), block_size=96)
+            torch.manual_seed(0)
+            GPT2LMHeadModel(recipe.gpt2_config(tokenizer.eos_token_id)).save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+            folders[(n_embd, n_layer)] = str(folder)
+        return folders[(n_embd, n_layer)]
+
+    return make
+
+
 @pytest.fixture
 def register():
     """``register(name, factory, description, **options)``: a model alias for this test only (see

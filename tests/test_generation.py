@@ -33,21 +33,8 @@ SETTINGS = {
 
 
 @pytest.fixture(scope="module")
-def tiny_lm_folder(tmp_path_factory) -> str:
-    """A 2-layer, 32-wide GPT-2 with seeded random weights and a 300-token BPE tokenizer trained on the
-    ladder's generated corpus, saved as a local folder."""
-    from transformers import GPT2LMHeadModel
-
-    from w2s_bench.generation.corpus import generated_documents
-    from w2s_bench.generation.ladder import Recipe, train_tokenizer
-
-    folder = tmp_path_factory.mktemp("tiny_lm")
-    tokenizer = train_tokenizer(generated_documents("train", 300, 0), 300)
-    recipe = Recipe("tiny", n_embd=32, n_layer=2, n_head=2, lr=1e-3, steps=0, vocab_size=len(tokenizer), block_size=96)
-    torch.manual_seed(0)
-    GPT2LMHeadModel(recipe.gpt2_config(tokenizer.eos_token_id)).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+def tiny_lm_folder(tiny_lm_factory) -> str:
+    return tiny_lm_factory(n_embd=32, n_layer=2)
 
 
 @pytest.fixture

@@ -57,10 +57,10 @@ def default_dir() -> Path:
 # Paths under w2s_bench/ (a folder: every module in it) whose code can change a cached artefact: models,
 # training, methods, the protocol and the sweep that wires them, the examples, the store itself, and the
 # supervision info stored with students. Their source, without docstrings and comments, is in every key.
-NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "examples.py", "generation", "methods", "models",
-                  "params.py", "protocol.py", "records/supervision.py", "tasks/build.py", "tasks/config.py", "tasks/data.py",
-                  "tasks/generators", "tasks/process.py", "tasks/splits.py", "tasks/task.py", "tasks/templates.py", "train.py",
-                  "train_config.py")
+NUMBER_MODULES = ("cache.py", "chess", "distributed.py", "evaluator.py", "examples.py", "families.py", "generation", "methods",
+                  "models", "params.py", "protocol.py", "records/supervision.py", "tasks/build.py", "tasks/config.py",
+                  "tasks/data.py", "tasks/generators", "tasks/process.py", "tasks/splits.py", "tasks/task.py",
+                  "tasks/templates.py", "train.py", "train_config.py")
 # Modules that cannot change an artefact: reports, the command line, the record format and its reader,
 # metrics (computed from the cached predictions, after the store), task discovery, progress bars, errors.
 # Every module is in exactly one of the two lists (tests/test_cache_keys.py), so none is left out by accident.

@@ -228,11 +228,12 @@ def _ls(argv: list[str]) -> int:
     else:
         from w2s_bench.methods import METHODS
 
-        for column in ("method", "parameters (defaults)", "description"):
+        for column in ("method", "families", "parameters (defaults)", "description"):
             table.add_column(column)
         for name, factory in METHODS.items():
             params = ", ".join(f"{p.name}={p.default}" for p in inspect.signature(factory).parameters.values())
-            table.add_row(name, params, factory().description)
+            method = factory()
+            table.add_row(name, ", ".join(method.families), params, method.description)
         table.caption = 'set parameters with --methods "name(key=value,...)" or a method YAML (method: name, params: {...})'
 
     make_console().print(table)

@@ -32,6 +32,7 @@ from w2s_bench.defaults import DEFAULT_STRONG, DEFAULT_TASKS, DEFAULT_WEAK, STEP
 from w2s_bench.distributed import is_distributed, is_main_process, require_accelerate
 from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.examples import accuracy_of, labels_of
+from w2s_bench.families import Family, family_of, register_family
 from w2s_bench.files import writable_folder_problem
 from w2s_bench.methods import get_method
 from w2s_bench.methods.base import Fit, Method
@@ -42,6 +43,7 @@ from w2s_bench.optional import require
 from w2s_bench.progress import progress_bar
 from w2s_bench.protocol import Fitted, Protocol
 from w2s_bench.records import (
+    SAMPLE_TYPES,
     ArtefactRef,
     CellConfig,
     DataInfo,
@@ -233,27 +235,33 @@ class _Sweep:
         self.tasks = _available_tasks(registry, config)
         self.store = ArtefactStore(config.cache_dir, rerun=config.rerun, writable=is_main_process())
 
-    def protocols(self) -> Iterator[tuple[Task, int, LoadedTask, Protocol]]:
+    def protocols(self) -> Iterator[tuple[Family, Task, int, Any, Any]]:
+        """(family, task, seed, loaded task, protocol) for every task and seed; the task's family makes the protocol."""
         for task in self.tasks:
+            family = family_of(task.config.kind)
             for seed in self.config.seeds:
                 loaded = task.load(seed=seed, limit=self.config.limit, data_dir=self.config.data_dir)
-                yield task, seed, loaded, self.models.protocol(loaded, seed, self.store)
+                yield family, task, seed, loaded, family.protocol(self, loaded, seed)
+
+    def cells(self, task: Task, seed: int) -> Iterator[Cell]:
+        for (weak, strong), method in itertools.product(self.pairs, self.methods):
+            yield Cell(task, seed, weak, strong, method)
 
     def plan(self) -> Plan:
         plan = Plan([], self.skipped_pairs)
         seen: set[tuple[str, str]] = set()
-        for task, seed, loaded, protocol in self.protocols():
-            for (weak, strong), method in itertools.product(self.pairs, self.methods):
-                for fit in protocol.fits(weak, strong, method):
-                    self._check_counts(fit, loaded, seed)
-                plan.cells.append(Cell(task, seed, weak, strong, method))
-                for step, key in protocol.cell_keys(weak, strong, method):
+        for family, task, seed, _, protocol in self.protocols():
+            for cell in self.cells(task, seed):
+                cell.method.check_family(family.kind, task.name)
+                keys = family.plan_cell(self, protocol, cell)
+                plan.cells.append(cell)
+                for step, key in keys:
                     if (step, key) not in seen:
                         seen.add((step, key))
                         (plan.cached if self.store.has(step, key) else plan.to_train)[step] += 1
         return plan
 
-    def _check_counts(self, fit: Fit, loaded: LoadedTask, seed: int) -> None:
+    def check_counts(self, fit: Fit, loaded: LoadedTask, seed: int) -> None:
         """A W2SError, at planning time, if ``fit``'s examples have fewer of some class than its model
         needs (rather than the estimator's own error in the middle of the sweep). Scored candidates are
         fitted as one "is this the answer" item per candidate, so there each example counts for both."""
@@ -292,7 +300,8 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
     sweep = _Sweep(config)
     plan = sweep.plan()
     log.info("sweep: %d runs, %d trainings to do (%s), %d artefacts reused from %s", len(plan.cells), plan.trainings,
-             ", ".join(f"{plan.to_train[s]} {s}" for s in STEPS), sum(plan.cached.values()), config.cache_dir or "no cache")
+             ", ".join(f"{n} {s}" for s, n in plan.to_train.items()) or "none", sum(plan.cached.values()),
+             config.cache_dir or "no cache")
     out = ResultsDir(config.output_path) if config.output_path and is_main_process() else None
     records: list[Record] = []
     samples: dict[str, list[Sample]] = {}
@@ -303,7 +312,7 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
 
             finished = run_cells(config, sweep.methods, plan, advance)
         else:
-            sweep.store.on_computed = lambda step: advance(1)
+            sweep.store.on_computed = lambda step: advance(1) if step in plan.to_train else None
             finished = _run_cells(sweep)
         for record, rows, cell_counts in finished:
             _warn(record)
@@ -323,12 +332,12 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
 def _run_cells(sweep: _Sweep) -> Iterator[tuple[Record, list[Sample], Counter[str]]]:
     """Every cell of the sweep in this process, in plan order: (record, samples, the store's counts
     for this cell)."""
-    for task, seed, loaded, protocol in sweep.protocols():
+    for family, task, seed, loaded, protocol in sweep.protocols():
         for note in loaded.splits.notes:
             log.warning("%s: %s", task.name, note)
-        for (weak, strong), method in itertools.product(sweep.pairs, sweep.methods):
+        for cell in sweep.cells(task, seed):
             before = Counter(sweep.store.counts)
-            record, rows = _run_cell(protocol, Cell(task, seed, weak, strong, method), sweep.config)
+            record, rows = family.run_cell(sweep, protocol, cell)
             yield record, rows, Counter(sweep.store.counts) - before
 
 
@@ -364,11 +373,11 @@ def _warn(record: Record) -> None:
     if isinstance(record, FailedRun):
         log.warning("%s failed in its %s step, the sweep goes on: %s", record.key, record.step, record.reason)
         return
-    m = record.metrics
+    m, score = record.metrics, SAMPLE_TYPES[record.kind].score_metric
     if m["pgr_flag"]:
         log.warning("%s: the strong ceiling (%.3f) is not clearly above the weak model (%.3f): %s, so PGR is "
                     "undefined. Check the strong model's training (--strong_args), the --limit, or the model pair.",
-                    record.key, m["ceiling_acc"], m["weak_acc"], m["pgr_flag"])
+                    record.key, m[f"ceiling_{score}"], m[f"weak_{score}"], m["pgr_flag"])
 
 
 class _StepFailed(Exception):
@@ -392,12 +401,13 @@ def _fit_steps(protocol: Protocol, cell: Cell) -> dict[str, Fitted]:
     return fitted
 
 
-def _run_cell(protocol: Protocol, cell: Cell, config: RunConfig) -> tuple[Record, list[Sample]]:
-    start = time.perf_counter()
+def cell_identity(protocol: Any, cell: Cell, config: RunConfig, kind: str) -> tuple[dict[str, Any], CellConfig, DataInfo]:
+    """What every record of a cell says about it, whatever its family: its names (``RunIdentity``'s fields),
+    its settings and its data."""
     loaded = protocol.loaded
     key = run_key(cell.task.name, cell.weak, cell.strong, cell.method.name, cell.seed)
     names = {"key": key, "task": cell.task.name, "weak": cell.weak, "strong": cell.strong, "method": cell.method.name,
-             "seed": cell.seed, "kind": "classification"}
+             "seed": cell.seed, "kind": kind}
     cell_config = CellConfig(
         task=cell.task.name, task_version=cell.task.config.version, task_hash=cell.task.config_hash(),
         weak_model=protocol.identity("weak", cell.weak), strong_model=protocol.identity("strong", cell.strong),
@@ -406,6 +416,32 @@ def _run_cell(protocol: Protocol, cell: Cell, config: RunConfig) -> tuple[Record
     data = DataInfo(origin=loaded.source.origin, fingerprint=protocol.data_fingerprint,
                     sizes=SplitSizes(**loaded.splits.sizes()), notes=list(loaded.splits.notes),
                     class_names=loaded.class_names)
+    return names, cell_config, data
+
+
+@register_family("classification")
+class ClassificationFamily(Family):
+    """Classification, multiple choice and pairwise preference tasks: the protocol of ``w2s_bench.protocol``."""
+
+    def make_task(self, config: Any) -> Task:
+        return Task(config)
+
+    def protocol(self, sweep: _Sweep, loaded: LoadedTask, seed: int) -> Protocol:
+        return sweep.models.protocol(loaded, seed, sweep.store)
+
+    def plan_cell(self, sweep: _Sweep, protocol: Protocol, cell: Cell) -> list[tuple[str, str]]:
+        for fit in protocol.fits(cell.weak, cell.strong, cell.method):
+            sweep.check_counts(fit, protocol.loaded, cell.seed)
+        return protocol.cell_keys(cell.weak, cell.strong, cell.method)
+
+    def run_cell(self, sweep: _Sweep, protocol: Protocol, cell: Cell) -> tuple[Record, list[Sample]]:
+        return _run_cell(protocol, cell, sweep.config)
+
+
+def _run_cell(protocol: Protocol, cell: Cell, config: RunConfig) -> tuple[Record, list[Sample]]:
+    start = time.perf_counter()
+    loaded = protocol.loaded
+    names, cell_config, data = cell_identity(protocol, cell, config, "classification")
     try:
         steps = _fit_steps(protocol, cell)
     except _StepFailed as failed:

@@ -58,10 +58,14 @@ class CausalLM:
             ids = [self.eos_id]
         return ids
 
-    def encode_pair(self, prompt: str, continuation: str) -> tuple[list[int], int]:
+    def encode_pair(self, prompt: str, continuation: str, truncate: bool = False) -> tuple[list[int], int]:
         """``(ids, n_prompt)``: the prompt's ids (with BOS) then the continuation's (encoded on its own, as
-        sampling appends them), cut on the left to the context length; the first ``n_prompt`` are the prompt's."""
+        sampling appends them), cut on the left to the context length; the first ``n_prompt`` are the prompt's.
+        A continuation that does not fit is an error, or with ``truncate`` cut on the right to half the context
+        (SFT on long gold demonstrations: their start is what a model writing after the prompt must learn)."""
         prompt_ids, continuation_ids = self.encode(prompt), self.encode(continuation, bos=False)
+        if truncate:
+            continuation_ids = continuation_ids[:self.context_length // 2]
         if len(continuation_ids) >= self.context_length:
             raise W2SError(f"a continuation of {len(continuation_ids)} tokens does not fit model {self.name!r}'s "
                            f"context of {self.context_length} tokens", where=f"model {self.name!r}",

@@ -66,6 +66,24 @@ class GenerationSettings:
         object.__setattr__(self, "until", until)
 
 
+def settings_from_config(kwargs: Any, where: str = "generation_kwargs") -> GenerationSettings:
+    """A task's ``generation_kwargs`` mapping as settings; an unknown key or a bad value is a W2SError at ``where``."""
+    from dataclasses import fields
+
+    from w2s_bench.errors import did_you_mean
+
+    known = [f.name for f in fields(GenerationSettings)]
+    if not isinstance(kwargs, dict):
+        raise W2SError(f"must be a mapping, got {kwargs!r}", where=where, fix="e.g. {max_new_tokens: 24, temperature: 0.7}")
+    for key in kwargs:
+        if key not in known:
+            raise W2SError(f"unknown generation setting {key!r}", where=f"{where}.{key}", fix=did_you_mean(str(key), known))
+    try:
+        return GenerationSettings(**kwargs)
+    except W2SError as exc:
+        raise W2SError(exc.what, where=where, fix=exc.fix) from None
+
+
 @dataclass(frozen=True)
 class Generation:
     """One sampled continuation: its text (cut before the first stop string), the generated token ids

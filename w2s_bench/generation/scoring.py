@@ -39,11 +39,13 @@ def score_ids(lm: CausalLM, pairs: Sequence[tuple[list[int], int]], batch_size: 
 
 
 def token_logprobs(lm: CausalLM, prompts: Sequence[str], continuations: Sequence[str],
-                   batch_size: int = 32) -> list[np.ndarray]:
-    """Per example, the log probability of each continuation token given the prompt and the tokens before it."""
+                   batch_size: int = 32, truncate: bool = False) -> list[np.ndarray]:
+    """Per example, the log probability of each continuation token given the prompt and the tokens before it
+    (``truncate``: of the continuation's first half-context of tokens, see ``CausalLM.encode_pair``)."""
     if len(prompts) != len(continuations):
         raise ValueError(f"{len(prompts)} prompts for {len(continuations)} continuations")
-    return score_ids(lm, [lm.encode_pair(p, c) for p, c in zip(prompts, continuations, strict=True)], batch_size)
+    pairs = [lm.encode_pair(p, c, truncate) for p, c in zip(prompts, continuations, strict=True)]
+    return score_ids(lm, pairs, batch_size)
 
 
 def score_continuations(lm: CausalLM, prompts: Sequence[str], continuations: Sequence[str],

@@ -37,10 +37,11 @@ def continuation_labels(pairs: Sequence[tuple[list[int], int]], pad_id: int) -> 
 def sft(lm: CausalLM, prompts: Sequence[str], continuations: Sequence[str], config: TrainConfig,
         val_prompts: Sequence[str] = (), val_continuations: Sequence[str] = (), label: str | None = None) -> TrainingLog:
     """Finetune ``lm.model`` in place on the pairs; returns the training log. ``config`` sets the optimiser
-    (lr, epochs or min_steps, batch size, warm-up, seed, ...); ``max_length`` is the model's context."""
+    (lr, epochs or min_steps, batch size, warm-up, seed, ...); ``max_length`` is the model's context. A
+    continuation longer than half the context is cut to it (``CausalLM.encode_pair(truncate=True)``)."""
     if len(prompts) != len(continuations):
         raise ValueError(f"{len(prompts)} prompts for {len(continuations)} continuations")
-    pairs = [lm.encode_pair(p, c) for p, c in zip(prompts, continuations, strict=True)]
+    pairs = [lm.encode_pair(p, c, truncate=True) for p, c in zip(prompts, continuations, strict=True)]
     pairs = [(ids, n) for ids, n in pairs if len(ids) > n]
     if not pairs:
         raise W2SError("no demonstration has a non-empty continuation", where=f"SFT of {lm.name!r}",

@@ -9,6 +9,18 @@ A method answers three questions, each a small overridable hook:
 * ``train_student``: how the strong model is fitted (default: finetuning; probes fit a classifier
   on frozen features).
 
+A method declares the protocol families it supports (``families``, shown by ``w2s-bench ls methods``);
+asking for a method on a task of another family is an error before anything is trained. Generation
+methods (``w2s_bench.generation.protocol``) answer three more questions, with the same defaults in
+spirit (naive SFT on the weak model's demonstrations):
+
+* ``demonstrations``: which (prompt, continuation) pairs the student is finetuned on (default: train_b's
+  prompts with the weak LM's outputs; a filter keeps the ones the weak model is most confident in);
+* ``train_generator``: how the strong LM is trained on them (default: SFT);
+* ``generate_test``: how the trained student's test outputs are produced (default: one sample per test
+  prompt with the task's settings). This is the hook for inference-time methods such as weak-to-strong
+  search, which steer the strong model's sampling with weak models instead of (or besides) training it.
+
 None re-implements the training loop. On the command line a method is ``name`` or
 ``name(key=value,...)``, e.g. ``logconf(alpha_max=0.5)``; parameters are the keyword arguments of
 the registered factory, so a typo gets a "did you mean".
@@ -31,6 +43,8 @@ from w2s_bench.params import check_settings, parse_value, settings_of, source_of
 from w2s_bench.records.supervision import SingleSupervision, SupervisionInfo
 
 if TYPE_CHECKING:
+    from w2s_bench.generation.lm import CausalLM
+    from w2s_bench.generation.protocol import GenerationProtocol
     from w2s_bench.protocol import Protocol
 
 
@@ -63,6 +77,15 @@ class Method:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    families: tuple[str, ...] = ("classification",)  # the protocol families (task kinds) it can run
+
+    def check_family(self, family: str, task: str) -> None:
+        """A W2SError when the method cannot run a task of ``family`` (checked while a sweep is planned)."""
+        if family not in self.families:
+            raise W2SError(f"method {self.name!r} supports {' and '.join(self.families)} tasks, and {task!r} is a "
+                           f"{family} task", where="--methods",
+                           fix=f"`w2s-bench ls methods` says which family each method supports; for {family} tasks "
+                               f"e.g. --methods naive")
 
     def models(self) -> dict[str, str]:
         """Models this method needs besides --weak and --strong: name -> role ("weak" or "strong"),
@@ -101,6 +124,22 @@ class Method:
         student = make_student()
         val_targets = self.targets(weak_val_probs) if len(val) else None
         return student.fit(train, self.targets(weak_probs), val, val_targets, loss=self.loss())
+
+
+    # -- the generation family's hooks (see the module docstring) ------------------------------------
+    def demonstrations(self, protocol: GenerationProtocol, weak_model: str) -> tuple[list[str], list[str], dict | None]:
+        """``(prompts, continuations, info)`` the student is finetuned on: train_b's prompts and the weak
+        LM's demonstrations for them; ``info`` (JSON, or None) goes into the run record's supervision."""
+        return [d.prompt for d in protocol.splits.train_b], list(protocol.weak(weak_model).outputs["train_b"]), None
+
+    def train_generator(self, protocol: GenerationProtocol, strong_model: str, prompts: list[str],
+                        continuations: list[str]) -> tuple[CausalLM, dict[str, Any]]:
+        """A fresh strong LM finetuned on the demonstrations, with its training log."""
+        return protocol.finetuned("strong", strong_model, prompts, continuations, f"w2s student {strong_model}")
+
+    def generate_test(self, protocol: GenerationProtocol, student: CausalLM) -> list[str]:
+        """The student's output for each test prompt, in order (default: one sample with the task's settings)."""
+        return protocol.write(student, protocol.test_prompts())
 
 
 METHODS: dict[str, Callable[..., Method]] = {}

@@ -1,4 +1,5 @@
-"""Naive weak-to-strong training (Burns et al. 2023): cross-entropy on the supervisor's labels.
+"""Naive weak-to-strong training (Burns et al. 2023): cross-entropy on the supervisor's labels; for the
+generation family, SFT on the weak LM's demonstrations (Ye et al. 2024), through the hooks' defaults.
 
 The labels can be sharpened with a temperature: ``naive(temperature=0.5)`` trains on weak_p^(1/T),
 renormalised; ``temperature=0`` is the supervisor's argmax (hard labels, registered as
@@ -22,7 +23,9 @@ class Naive(Method):
             raise W2SError(f"temperature must be >= 0, got {temperature}", where=f"--methods {name}",
                            fix="0 for hard labels, 1 for the supervisor's probabilities, in between to sharpen")
         labels = "hard" if temperature == 0 else "soft" if temperature == 1 else f"soft, temperature {temperature:g}"
-        super().__init__(name, {"labels": labels}, description)
+        # for text, naive is SFT on the weak demonstrations; a temperature has no meaning there
+        families = ("classification", "generation") if temperature == 1 else ("classification",)
+        super().__init__(name, {"labels": labels}, description, families)
         self.temperature = temperature
 
     def targets(self, weak_probs: np.ndarray) -> np.ndarray:
@@ -35,7 +38,8 @@ class Naive(Method):
 
 @register("naive")
 def naive(temperature: float = 1.0) -> Method:
-    return Naive("naive", float(temperature), "cross-entropy on the weak model's labels (temperature 0: hard)")
+    return Naive("naive", float(temperature), "cross-entropy on the weak model's labels (temperature 0: hard); "
+                 "for generation: SFT on the weak LM's demonstrations")
 
 
 @register("naive_hard")

@@ -12,7 +12,8 @@ are always reported; the others are reported when a task's ``metric_list`` names
 
 Inputs are names looked up in the run's inputs mapping (``w2s_bench.metrics.catalog``): e.g. ``labels``,
 ``weak_probs``, ``w2s_scores``, ``n_resamples``. A per-model metric (``per_model=True``) fills one key
-per model, ``weak_<name>``, ``ceiling_<name>`` and ``w2s_<name>``, and its inputs may say ``{model}``.
+per model, ``weak_<name>``, ``ceiling_<name>`` and ``w2s_<name>`` (generation ones also ``base_<name>``, the
+untuned strong LM: ``models``), and its inputs may say ``{model}``.
 A function that returns a dict (one computation, several keys) names the key it fills with ``output``;
 the run computes such a function once.
 
@@ -29,6 +30,7 @@ from typing import Any, Literal
 from w2s_bench.metrics.stats import Interval
 
 MODELS = ("weak", "ceiling", "w2s")
+GENERATION_MODELS = (*MODELS, "base")  # generation runs also report the untuned strong LM
 ValueType = Literal["number", "count", "interval", "flag"]
 Aggregate = Literal["mean", "t_interval", "none"]
 Show = Literal["terminal", "table", "record"]
@@ -68,10 +70,11 @@ class Metric:
     display: str = ""
     fmt: str = ".3f"
     description: str = ""
+    models: tuple[str, ...] = MODELS  # a per-model metric's models
 
     def keys(self) -> list[str]:
         """The record keys this metric fills."""
-        return [f"{model}_{self.name}" for model in MODELS] if self.per_model else [self.name]
+        return [f"{model}_{self.name}" for model in self.models] if self.per_model else [self.name]
 
     def header(self, key: str) -> str:
         """The terminal column header of one of its keys."""
@@ -81,7 +84,7 @@ class Metric:
     def compute(self, inputs: Mapping[str, Any], memo: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
         """Its value(s) for one run, by record key. ``memo`` holds results of functions several metrics share."""
         out = {}
-        for key, model in zip(self.keys(), MODELS if self.per_model else (None,), strict=True):
+        for key, model in zip(self.keys(), self.models if self.per_model else (None,), strict=True):
             names = tuple(name.format(model=model) for name in self.inputs)
             missing = [n for n in names if n not in inputs]
             if missing:

@@ -7,6 +7,7 @@ from w2s_bench.records.reader import parse_record, read_results, read_samples, r
 from w2s_bench.records.supervision import (
     ChainLink,
     ChainSupervision,
+    DemonstrationSupervision,
     EnsembleMember,
     EnsembleSupervision,
     SingleSupervision,
@@ -20,8 +21,10 @@ from w2s_bench.records.types import (
     ClassificationSample,
     DataInfo,
     FailedRun,
+    GenerationSample,
     GitState,
     Hardware,
+    JudgeRecord,
     MethodComparison,
     Provenance,
     Record,
@@ -32,7 +35,7 @@ from w2s_bench.records.types import (
 )
 
 __all__ = ["SAMPLE_TYPES", "SCHEMA_VERSION", "ArtefactRef", "CellConfig", "ChainLink", "ChainSupervision",
-           "ClassificationSample", "DataInfo", "EnsembleMember", "EnsembleSupervision", "FailedRun", "FieldError", "GitState",
-           "Hardware", "MethodComparison", "Provenance", "Record", "RunRecord", "Sample", "SingleSupervision", "SplitSizes",
-           "SupervisionInfo", "TrainingLog", "from_json", "parse_record", "read_results", "read_samples", "results_folder",
-           "to_json"]
+           "ClassificationSample", "DataInfo", "DemonstrationSupervision", "EnsembleMember", "EnsembleSupervision",
+           "FailedRun", "FieldError", "GenerationSample", "GitState", "Hardware", "JudgeRecord", "MethodComparison",
+           "Provenance", "Record", "RunRecord", "Sample", "SingleSupervision", "SplitSizes", "SupervisionInfo",
+           "TrainingLog", "from_json", "parse_record", "read_results", "read_samples", "results_folder", "to_json"]

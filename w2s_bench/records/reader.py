@@ -114,7 +114,9 @@ def _migrated(value: dict[str, Any], where: str) -> dict[str, Any]:
     if version < 2:
         raise W2SError(f"schema_version {version} is too old to read (version 2 is the oldest this w2s-bench migrates)",
                        where=f"{where}: schema_version", fix="rerun the command that made it with this w2s-bench")
-    return _from_v2(value) if version == 2 else value
+    if version == 2:
+        value = _from_v2(value)
+    return _from_v3(value) if value["schema_version"] == 3 else value
 
 
 def _from_v2(value: dict[str, Any]) -> dict[str, Any]:
@@ -126,8 +128,13 @@ def _from_v2(value: dict[str, Any]) -> dict[str, Any]:
     config = value.get("config")
     if isinstance(config, dict):
         config = {**config, "task_metrics": [m for m in ("auroc", "ece") if f"weak_{m}" in metrics]}
-    return {**value, "schema_version": SCHEMA_VERSION, "status": "ok", "kind": "classification", "supervision": info,
+    return {**value, "schema_version": 3, "status": "ok", "kind": "classification", "supervision": info,
             "config": config}
+
+
+def _from_v3(value: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 -> 4: v3 had classification runs only, which have no judge; nothing else changed."""
+    return {**value, "schema_version": SCHEMA_VERSION}
 
 
 def _check_metrics(record: Record, where: str) -> None:

@@ -63,4 +63,16 @@ class ChainSupervision:
     label_accuracy: float | None = None
 
 
-SupervisionInfo = SingleSupervision | EnsembleSupervision | ChainSupervision
+@dataclass(kw_only=True)
+class DemonstrationSupervision:
+    """A generation student's training data: ``kept`` of train_b's ``offered`` weak demonstrations, chosen by
+    ``selection`` ("all" for naive SFT; a filter says its rule)."""
+
+    kind: Literal["demonstrations"] = "demonstrations"
+    kept: int
+    offered: int
+    selection: str = "all"
+    label_accuracy: float | None = None  # no ground truth to compare text with: always None
+
+
+SupervisionInfo = SingleSupervision | EnsembleSupervision | ChainSupervision | DemonstrationSupervision

@@ -7,8 +7,10 @@ A sweep writes, under ``--output_path DIR``: ``results.json`` (a list of records
 with the reason and no metrics).
 
 ``kind`` says which protocol family made a run and so which metrics (``w2s_bench.metrics.registry``)
-and which per-sample row type (:data:`SAMPLE_TYPES`) it has. Today there is one, ``classification``;
-a family adds its row type here and its metrics to the registry, and keeps the rest of the record.
+and which per-sample row type (:data:`SAMPLE_TYPES`) it has: ``classification`` (a
+:class:`ClassificationSample` per test example) or ``generation`` (a :class:`GenerationSample` per test
+prompt: each model's output and judge score). A family adds its row type here and its metrics to the
+registry, and keeps the rest of the record.
 
 A record carries what is needed to check it without trusting it: the task's name, version and config
 hash, the seed and ``--limit`` (so the test split can be rebuilt from the data), the data fingerprint
@@ -17,8 +19,10 @@ metrics, so every metric can be recomputed from the per-sample rows.
 
 Version history (``schema_version``): 1 had a ``config_hash``; 2 had artefact keys, provenance with git
 and hardware, and untyped ``supervision``; 3 (this one) adds ``status``, ``kind``, typed supervision,
-``config.task_metrics``, failed runs and full-precision sample probabilities. ``read_results`` reads 2
-by migrating it and refuses 1.
+``config.task_metrics``, failed runs and full-precision sample probabilities; 4 (this one) adds the
+``generation`` kind with its sample rows, ``config.judge`` (the judge's identity and test accuracy, None
+for classification) and the ``demonstrations`` supervision kind. ``read_results`` reads 2 and 3 by
+migrating them and refuses 1.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 
 from w2s_bench.records.supervision import SupervisionInfo
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STEPS = ("weak", "ceiling", "w2s")  # the protocol steps a run record reports on, in order
 
 
@@ -74,6 +78,17 @@ class CellConfig:
     n_resamples: int
     min_gap: float
     task_metrics: list[str] = field(default_factory=list)  # the task's metric_list beyond the protocol's set
+    judge: JudgeRecord | None = None  # generation runs: what scored the outputs
+
+
+@dataclass(kw_only=True)
+class JudgeRecord:
+    """A generation run's judge: ``identity`` is what determines its scores (type, task, class, model, ...),
+    ``test_acc`` its accuracy on its own classification task's test part (None for a rule judge), so a reader
+    can weigh its verdicts."""
+
+    identity: dict[str, Any]
+    test_acc: float | None
 
 
 @dataclass(kw_only=True)
@@ -191,8 +206,36 @@ class ClassificationSample:
         return np.array([getattr(r, model) for r in rows]).argmax(axis=1)
 
 
-Sample = ClassificationSample
-SAMPLE_TYPES: dict[str, type] = {"classification": ClassificationSample}  # per record kind
+@dataclass(kw_only=True)
+class GenerationSample:
+    """One test prompt of a generation run: its id, the prompt and the gold continuation, each model's output
+    (``weak``, ``ceiling``, ``w2s`` and ``base``, the untuned strong LM) and the judge's score of each (in
+    [0, 1], higher is better), and each output's token count and log likelihood under the untuned strong LM
+    (the fluency guard), so every metric of the record can be recomputed from these rows."""
+
+    score_metric: ClassVar[str] = "score"
+
+    id: str
+    prompt: str
+    gold: str
+    outputs: dict[str, str]
+    score: dict[str, float]  # the judge's, by model
+    base_logprob: dict[str, float]
+    tokens: dict[str, int]
+
+    @staticmethod
+    def scores(rows: list[GenerationSample], model: str) -> np.ndarray:
+        """Per-prompt judge scores of ``model``: the scores PGR and method comparisons use."""
+        return np.array([r.score[model] for r in rows], dtype=np.float64)
+
+    @staticmethod
+    def predictions(rows: list[GenerationSample], model: str) -> np.ndarray:
+        """``model``'s output texts (two runs disagree on a prompt when their texts differ)."""
+        return np.array([r.outputs[model] for r in rows], dtype=object)
+
+
+Sample = ClassificationSample | GenerationSample
+SAMPLE_TYPES: dict[str, type] = {"classification": ClassificationSample, "generation": GenerationSample}  # per kind
 
 
 @dataclass(kw_only=True)

@@ -3,8 +3,12 @@
 The schema follows lm-evaluation-harness where it fits (``task``, ``tag``, ``dataset_path``,
 ``dataset_name``, ``dataset_kwargs``, ``training_split``, ``validation_split``, ``test_split``, ``doc_to_text``,
 ``doc_to_target``, ``doc_to_choice``, ``target_delimiter``, ``process_docs``, ``metric_list``,
-``include``, ``metadata.version``) and adds what the weak-to-strong protocol needs (``family``,
-``binarize_choices``, ``doc_filter``, ``split``).
+``include``, ``metadata.version``, and for ``output_type: generate_until`` ``generation_kwargs``) and adds
+what the weak-to-strong protocol needs (``family``, ``binarize_choices``, ``doc_filter``, ``split``, and
+for generation tasks the ``judge`` that scores outputs, ``w2s_bench.generation.judges``).
+
+A ``generate_until`` task's ``doc_to_text`` is the prompt and ``doc_to_target`` the gold demonstration
+(the continuation the weak model and the ceiling are finetuned on).
 
 ``process_docs`` names a Python function (``package.module.function``) that maps a split's rows to
 new rows, for the few tasks whose inputs need code (chess move candidates); ``doc_filter`` is a
@@ -26,10 +30,15 @@ from w2s_bench.errors import W2SError, did_you_mean
 from w2s_bench.metrics.registry import METRICS, metrics_of_kind
 from w2s_bench.tasks.templates import is_single_expression
 
-OUTPUT_TYPES = ("classification", "multiple_choice", "pairwise_preference")
+CLASSIFICATION_TYPES = ("classification", "multiple_choice", "pairwise_preference")
+OUTPUT_TYPES = (*CLASSIFICATION_TYPES, "generate_until")
 # the protocol family (a run record's ``kind``) of each output type: it decides which metrics a task can report
-KIND_OF_OUTPUT_TYPE = {output_type: "classification" for output_type in OUTPUT_TYPES}
-FAMILIES = ("nlp", "chess", "reward", "safety", "demo")
+# and which protocol runs it (``w2s_bench.families``)
+KIND_OF_OUTPUT_TYPE = {**{output_type: "classification" for output_type in CLASSIFICATION_TYPES},
+                       "generate_until": "generation"}
+JUDGE_FIX = ('e.g. judge: {type: classifier, task: w2s_demo_sentiment, class: positive}, or '
+             'judge: {type: rule, regex: "\\bgreat\\b"}')
+FAMILIES = ("nlp", "chess", "reward", "safety", "demo", "generation")
 # keys a metric_list item may carry besides `metric` (lm-eval's); the registry owns their meaning, so they must agree
 _METRIC_ITEM_KEYS = ("metric", "higher_is_better", "aggregation")
 
@@ -76,6 +85,9 @@ class TaskConfig:
     tag: list[str] = field(default_factory=list)
     metric_list: list[dict[str, Any]] = field(default_factory=lambda: [{"metric": "acc"}])
     split: SplitConfig = field(default_factory=SplitConfig)
+    # generate_until tasks: lm-eval's sampling settings and the judge that scores (prompt, output) pairs
+    generation_kwargs: dict[str, Any] = field(default_factory=dict)
+    judge: dict[str, Any] | None = None
     description: str = ""
     source_file: str = "<memory>"
 
@@ -198,16 +210,18 @@ def parse_task_config(data: dict[str, Any], source: str) -> TaskConfig:
     if not isinstance(data["metadata"], dict) or "version" not in data["metadata"]:
         raise W2SError("metadata must be a mapping with a 'version'", where=f"{source}: metadata",
                        fix="add `metadata: {version: 1.0}` and bump it whenever a template changes")
-    data["metric_list"] = _parse_metrics(data.get("metric_list", [{"metric": "acc"}]),
-                                         KIND_OF_OUTPUT_TYPE[data.get("output_type", "classification")], source)
+    kind = KIND_OF_OUTPUT_TYPE[data.get("output_type", "classification")]
+    data["metric_list"] = _parse_metrics(data.get("metric_list", [{"metric": "acc"}] if kind == "classification" else []),
+                                         kind, source)
     data["split"] = _parse_split(data.get("split", {}), source)
     output_type = data.get("output_type", "classification")
+    _check_generation_fields(data, output_type, source)
     choices = data.get("doc_to_choice")
     if output_type == "classification" and not (isinstance(choices, list) and len(set(choices)) == len(choices) >= 2):
         raise W2SError(f"classification tasks need doc_to_choice as a list of at least 2 distinct class names, "
                        f"got {choices!r}", where=f"{source}: doc_to_choice",
                        fix='e.g. doc_to_choice: ["negative", "positive"]')
-    if output_type != "classification" and data.get("doc_to_choice") is None:
+    if output_type in CLASSIFICATION_TYPES[1:] and data.get("doc_to_choice") is None:
         raise W2SError(f"{output_type} tasks need doc_to_choice (the candidates)",
                        where=f"{source}: doc_to_choice", fix='e.g. doc_to_choice: "{{[chosen, rejected]}}"')
     if data.get("doc_filter") is not None and not is_single_expression(data["doc_filter"]):
@@ -217,6 +231,28 @@ def parse_task_config(data: dict[str, Any], source: str) -> TaskConfig:
         raise W2SError("binarize_choices only applies to multiple_choice tasks",
                        where=f"{source}: binarize_choices")
     return TaskConfig(**data, source_file=source)
+
+
+def _check_generation_fields(data: dict[str, Any], output_type: str, source: str) -> None:
+    """A generate_until task needs a judge (checked by the judge registry) and valid sampling settings; a
+    classification task has neither."""
+    if output_type != "generate_until":
+        for key in ("judge", "generation_kwargs"):
+            if data.get(key) not in (None, {}):
+                raise W2SError(f"{key} only applies to generate_until tasks (this one is {output_type})",
+                               where=f"{source}: {key}", fix="remove it, or set output_type: generate_until")
+        return
+    if data.get("judge") is None:
+        raise W2SError("a generate_until task needs a judge: what scores the (prompt, output) pairs",
+                       where=f"{source}: judge", fix=JUDGE_FIX)
+    if data.get("doc_to_choice") is not None:
+        raise W2SError("doc_to_choice does not apply to generate_until tasks (the model writes text)",
+                       where=f"{source}: doc_to_choice", fix="remove it; the judge says what a good output is")
+    from w2s_bench.generation.judges import check_judge_config
+    from w2s_bench.generation.sampling import settings_from_config
+
+    settings_from_config(data.get("generation_kwargs", {}), f"{source}: generation_kwargs")
+    check_judge_config(data["judge"], f"{source}: judge")
 
 
 _HINTS = typing.get_type_hints(TaskConfig)

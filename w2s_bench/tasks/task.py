@@ -19,7 +19,7 @@ from w2s_bench.tasks.templates import Template
 # field is here or in DESCRIPTIVE_FIELDS, so a new field cannot be left out of the hash by accident)
 EXAMPLE_FIELDS = ("task", "dataset_path", "dataset_name", "dataset_kwargs", "training_split", "validation_split", "test_split",
                   "output_type", "doc_to_text", "doc_to_target", "doc_to_choice", "doc_to_id", "process_docs", "doc_filter",
-                  "target_delimiter", "binarize_choices", "split")
+                  "target_delimiter", "binarize_choices", "split", "generation_kwargs", "judge")
 DESCRIPTIVE_FIELDS = ("description", "tag", "family", "metric_list", "metadata", "source_file")  # metadata: its version is hashed
 
 
