@@ -128,6 +128,7 @@ def _tiny_run(tmp_path: Path, lm: str, cache: Path, **overrides):
                      cache_dir=str(cache), weak_args=settings, strong_args=settings, n_resamples=50, **overrides)
 
 
+@pytest.mark.slow  # three protocol runs of a tiny LM: about 30 s on 2 idle cores, minutes on a busy machine
 def test_a_generation_run_is_deterministic_records_and_samples_and_a_rerun_reuses_every_lm_and_the_judge(
         tmp_path, tiny_lm_factory, monkeypatch):
     lm = tiny_lm_factory()
@@ -211,3 +212,14 @@ def test_confident_keeps_the_demonstrations_the_weak_model_was_most_sure_of():
     assert method.families == ("generation",)
     with pytest.raises(W2SError, match="must be a fraction"):
         get_method("confident(keep=0)")
+
+
+def test_quality_guards_on_hand_made_outputs():
+    from w2s_bench.metrics import generation as gen
+
+    assert gen.distinct_n(["a b a b", "a b"], 1) == pytest.approx(2 / 6)
+    assert gen.distinct_n(["a b a b", "a b"], 2) == pytest.approx(2 / 4)  # "a b", "b a", "a b" | "a b"
+    assert gen.distinct_n(["a", ""], 2) is None
+    assert gen.perplexity(np.array([-2.0, -4.0]), np.array([1, 2])) == pytest.approx(np.exp(2.0))
+    assert gen.mean_words(["one two", "three"]) == 1.5
+    assert gen.below_half_rate(np.array([0.2, 0.5, 0.9, 0.4])) == 0.5
