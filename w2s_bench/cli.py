@@ -159,8 +159,9 @@ def _run(argv: list[str]) -> int:
         render_comparisons(sweep.comparisons)
     err = make_console(stderr=True)
     counts = sweep.store_counts
-    err.print("trained: " + ", ".join(f"{counts.get(f'{s} computed', 0)} {s}" for s in STEPS)
-              + "; reused from the cache: " + ", ".join(f"{counts.get(f'{s} reused', 0)} {s}" for s in STEPS))
+    steps = list(dict.fromkeys([*STEPS, *(key.rsplit(" ", 1)[0] for key in counts)]))  # a generation run has its own steps
+    err.print("computed: " + ", ".join(f"{counts.get(f'{s} computed', 0)} {s}" for s in steps)
+              + "; reused from the cache: " + ", ".join(f"{counts.get(f'{s} reused', 0)} {s}" for s in steps))
     if args.output_path:
         out = Path(args.output_path)
         atomic_write_text(out / "results.md", to_markdown(records))

@@ -118,9 +118,15 @@ def _columns(rows: list[dict[str, Any]], shown: tuple[str, ...]) -> list[tuple[M
     return [(m, key) for m in METRICS.values() if m.show in shown for key in m.keys() if key in present]
 
 
+# what the terminal table's numbers are, per record kind
+_TITLES = {"classification": "accuracy on test; gain and misfit: squared distance",
+           "generation": "mean judge score on test; d-2: distinct bigrams; ppl: under the untuned strong LM"}
+
+
 def render_rich(records: list[Record], console: Console | None = None) -> None:
     rows = aggregate(records)
-    table = Table(title="weak-to-strong results (accuracy on test; gain and misfit: squared distance)")
+    kinds = dict.fromkeys(r.kind for r in records)
+    table = Table(title="weak-to-strong results (" + "; ".join(_TITLES.get(k, k) for k in kinds) + ")")
     columns = _columns(rows, ("terminal",))
     for header in ["task", "weak", "strong", "method", "seeds", *(m.header(key) for m, key in columns), "note"]:
         table.add_column(header, justify="left" if header in ("task", "weak", "strong", "method", "note") else "right")
