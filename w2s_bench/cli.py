@@ -242,7 +242,8 @@ def _ls(argv: list[str]) -> int:
 
 
 def _validate(argv: list[str]) -> int:
-    from w2s_bench.tasks import Task, load_task_config
+    from w2s_bench.families import make_task
+    from w2s_bench.tasks import load_task_config
 
     p = argparse.ArgumentParser(prog="w2s-bench validate", description="check task YAMLs; with data available, "
                                 "also render the first examples")
@@ -255,16 +256,15 @@ def _validate(argv: list[str]) -> int:
         if not Path(file).is_file():
             raise W2SError(f"{'is a folder' if Path(file).is_dir() else 'no such file'}", where=file,
                            fix="give task YAML files (`w2s-bench ls tasks` lists the shipped ones)")
-        task = Task(load_task_config(Path(file)))
+        task = make_task(load_task_config(Path(file)))
         if args.schema_only:
             console.print(f"[green]ok[/] {escape(file)}: task {task.name!r} (schema)")
             continue
         loaded = task.load(seed=0, limit=50, data_dir=args.data_dir)
-        first = loaded.splits.test[0]
-        console.print("[green]ok[/] " + escape(f"{file}: task {task.name!r}, {loaded.num_classes} classes, data "
+        what, first = loaded.describe()
+        console.print("[green]ok[/] " + escape(f"{file}: task {task.name!r}, {what}, data "
                                                  f"{loaded.source.origin}, sizes with --limit 50 {loaded.splits.sizes()}"))
-        console.print(escape(f"  first test example: {first.texts[0][:200]!r} -> label {first.label} "
-                             f"({loaded.class_names[first.label]})"), highlight=False)
+        console.print(escape(f"  first test example: {first}"), highlight=False)
     return 0
 
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 FAMILIES: dict[str, Family] = {}
 # where the shipped families are registered, imported on first use (the evaluator imports the task registry)
 _BUILT_IN = {"classification": "w2s_bench.evaluator", "generation": "w2s_bench.generation.family"}
+# their task classes, importable alone: listing and validating tasks must not load a run loop (and torch)
+_BUILT_IN_TASKS = {"classification": ("w2s_bench.tasks.task", "Task"),
+                   "generation": ("w2s_bench.generation.task", "GenerationTask")}
 
 
 class Family:
@@ -74,3 +77,12 @@ def family_of(kind: str) -> Family:
         raise W2SError(f"no protocol family runs {kind!r} tasks", where="task output_type",
                        fix=did_you_mean(kind, [*FAMILIES, *_BUILT_IN]))
     return FAMILIES[kind]
+
+
+def make_task(config: TaskConfig) -> Task:
+    """The task for ``config``, by its kind: a shipped kind's task class is imported alone (light); another
+    kind's comes from its registered family."""
+    if config.kind in _BUILT_IN_TASKS:
+        module, name = _BUILT_IN_TASKS[config.kind]
+        return getattr(importlib.import_module(module), name)(config)
+    return family_of(config.kind).make_task(config)

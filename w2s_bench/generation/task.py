@@ -26,7 +26,7 @@ from pathlib import Path
 
 from w2s_bench.errors import W2SError
 from w2s_bench.generation.judges import Judge, make_judge
-from w2s_bench.generation.sampling import GenerationSettings, settings_from_config
+from w2s_bench.generation.settings import GenerationSettings, settings_from_config
 from w2s_bench.tasks.config import TaskConfig
 from w2s_bench.tasks.data import SourceData, load_source
 from w2s_bench.tasks.process import prepare_rows
@@ -141,3 +141,9 @@ class LoadedGeneration:
     def __init__(self, task: GenerationTask, source: SourceData, splits: GenerationSplits) -> None:
         self.task, self.source, self.splits = task, source, splits
         self.class_names = None
+
+    def describe(self) -> tuple[str, str]:
+        """What ``w2s-bench validate`` prints: the judge, and the first test prompt with its gold continuation."""
+        first = self.splits.test[0]
+        judge = self.task.config.judge or {}
+        return f"generation judged by a {judge.get('type', '?')} judge", f"{first.prompt[:200]!r} -> gold {first.gold[:80]!r}"

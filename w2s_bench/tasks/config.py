@@ -249,7 +249,7 @@ def _check_generation_fields(data: dict[str, Any], output_type: str, source: str
         raise W2SError("doc_to_choice does not apply to generate_until tasks (the model writes text)",
                        where=f"{source}: doc_to_choice", fix="remove it; the judge says what a good output is")
     from w2s_bench.generation.judges import check_judge_config
-    from w2s_bench.generation.sampling import settings_from_config
+    from w2s_bench.generation.settings import settings_from_config
 
     settings_from_config(data.get("generation_kwargs", {}), f"{source}: generation_kwargs")
     check_judge_config(data["judge"], f"{source}: judge")

@@ -109,7 +109,6 @@ class TaskRegistry:
         if name not in self.tasks:
             raise W2SError(f"{name!r} is a group or tag, not a task", where="task name",
                            fix=f"its tasks: {', '.join(self.expand([name]))}")
-        from w2s_bench.families import family_of
+        from w2s_bench.families import make_task
 
-        config = load_task_config(self.tasks[name])
-        return family_of(config.kind).make_task(config)
+        return make_task(load_task_config(self.tasks[name]))

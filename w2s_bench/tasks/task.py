@@ -81,3 +81,9 @@ class LoadedTask:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def describe(self) -> tuple[str, str]:
+        """What ``w2s-bench validate`` prints: the label space, and the first test example."""
+        first = self.splits.test[0]
+        return (f"{self.num_classes} classes",
+                f"{first.texts[0][:200]!r} -> label {first.label} ({self.class_names[first.label]})")
