@@ -21,6 +21,9 @@ EXAMPLE_FIELDS = ("task", "dataset_path", "dataset_name", "dataset_kwargs", "tra
                   "output_type", "doc_to_text", "doc_to_target", "doc_to_choice", "doc_to_id", "process_docs", "doc_filter",
                   "target_delimiter", "binarize_choices", "split", "generation_kwargs", "judge")
 DESCRIPTIVE_FIELDS = ("description", "tag", "family", "metric_list", "metadata", "source_file")  # metadata: its version is hashed
+# example fields added after tasks were published (for generation tasks): hashed only when a task sets them,
+# so that every classification task, its cached artefacts and its leaderboard submissions keep their hash
+FIELDS_HASHED_WHEN_SET = ("generation_kwargs", "judge")
 
 
 def _process_docs_fingerprint(process: ProcessDocs) -> str:
@@ -46,7 +49,8 @@ class Task:
         """A short hash of what in the config can change the examples or their labels (:data:`EXAMPLE_FIELDS`,
         the version, and the source of a ``process_docs`` function's module); not the description, tags,
         family, citation or ``metric_list``, which change what is said or reported, not what is computed."""
-        fields = {name: getattr(self.config, name) for name in EXAMPLE_FIELDS}
+        fields = {name: getattr(self.config, name) for name in EXAMPLE_FIELDS
+                  if name not in FIELDS_HASHED_WHEN_SET or getattr(self.config, name)}
         fields["split"] = asdict(self.config.split)
         fields["version"] = self.config.version
         if self.process_docs is not None:

@@ -69,6 +69,11 @@
     shown.textContent = visible === total ? "" : visible + " of " + total + " rows shown";
   }
 
+  var filters = document.getElementById("filters");
+  if (filters) {  // filtering is live: Enter must not submit (no inline handler: the page's CSP blocks those)
+    filters.addEventListener("submit", function (event) { event.preventDefault(); });
+  }
+
   if (text && family && method && shown) {
     [text, family, method].forEach(function (control) {
       control.addEventListener("input", applyFilters);
