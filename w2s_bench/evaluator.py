@@ -423,8 +423,7 @@ def cell_identity(protocol: Any, cell: Cell, config: RunConfig, kind: str) -> tu
 class ClassificationFamily(Family):
     """Classification, multiple choice and pairwise preference tasks: the protocol of ``w2s_bench.protocol``."""
 
-    def make_task(self, config: Any) -> Task:
-        return Task(config)
+    task_class = Task
 
     def protocol(self, sweep: _Sweep, loaded: LoadedTask, seed: int) -> Protocol:
         return sweep.models.protocol(loaded, seed, sweep.store)

@@ -8,9 +8,9 @@ artefact keys, before any training) and run it into a record and its sample rows
 * ``generation`` (``w2s_bench.generation.family.GenerationFamily``): the strong LM learns to write, from
   demonstrations, and a judge scores what it writes.
 
-A new family subclasses :class:`Family`, registers it with ``@register_family("kind")``, maps its output
-type to the kind in ``w2s_bench.tasks.config.KIND_OF_OUTPUT_TYPE`` and adds its record metrics and sample
-row type (``w2s_bench.metrics.catalog``, ``w2s_bench.records.types.SAMPLE_TYPES``).
+A new family subclasses :class:`Family` (declaring its ``task_class``), registers it with
+``@register_family("kind")``, maps its output type to the kind in ``w2s_bench.tasks.config.KIND_OF_OUTPUT_TYPE``
+and adds its record metrics and sample row type (``w2s_bench.metrics.catalog``, ``w2s_bench.records.types.SAMPLE_TYPES``).
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ class Family:
     ``cell`` an ``evaluator.Cell``."""
 
     kind: ClassVar[str] = ""
-
-    def make_task(self, config: TaskConfig) -> Task:
-        raise NotImplementedError
+    task_class: ClassVar[type[Task]]  # what a task config of this kind is built into (see :func:`make_task`)
 
     def protocol(self, sweep: Any, loaded: Any, seed: int) -> Any:
         """The protocol object that runs (and caches) this task and seed's steps."""
@@ -80,9 +78,9 @@ def family_of(kind: str) -> Family:
 
 
 def make_task(config: TaskConfig) -> Task:
-    """The task for ``config``, by its kind: a shipped kind's task class is imported alone (light); another
-    kind's comes from its registered family."""
-    if config.kind in _BUILT_IN_TASKS:
+    """The task for ``config``, by its kind: its family's :attr:`Family.task_class`; for a shipped family not
+    imported yet, the class named in ``_BUILT_IN_TASKS``, imported alone (light)."""
+    if config.kind not in FAMILIES and config.kind in _BUILT_IN_TASKS:
         module, name = _BUILT_IN_TASKS[config.kind]
         return getattr(importlib.import_module(module), name)(config)
-    return family_of(config.kind).make_task(config)
+    return family_of(config.kind).task_class(config)

@@ -31,7 +31,6 @@ from w2s_bench.records import (
     from_json,
 )
 from w2s_bench.results import provenance
-from w2s_bench.tasks.config import TaskConfig
 
 CAUSAL_FIX = "use a causal LM: offline-lm-s, offline-lm-m, offline-lm-l, gpt2, pythia-*, qwen2.5-* ..."
 
@@ -55,8 +54,7 @@ def check_causal(spec: Any, option: str) -> None:
 class GenerationFamily(Family):
     """``generate_until`` tasks: SFT on demonstrations, a judge's scores (issue 15's generative protocol)."""
 
-    def make_task(self, config: TaskConfig) -> GenerationTask:
-        return GenerationTask(config)
+    task_class = GenerationTask
 
     def protocol(self, sweep: _Sweep, loaded: LoadedGeneration, seed: int) -> GenerationProtocol:
         config = sweep.config

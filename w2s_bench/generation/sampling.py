@@ -36,7 +36,7 @@ import torch
 
 from w2s_bench.errors import W2SError
 from w2s_bench.generation.lm import CausalLM
-from w2s_bench.generation.settings import GenerationSettings, settings_from_config  # noqa: F401 (re-exported)
+from w2s_bench.generation.settings import GenerationSettings
 from w2s_bench.train import length_batches, pad_batch
 
 
