@@ -167,7 +167,7 @@ def continue_sampling(lm: CausalLM, state: DecodeState, n_tokens: int, settings:
     return torch.stack(chosen, dim=1), state
 
 
-class _Uncached:
+class UncachedDecoder:
     """The reference decoder: every step runs the model over each row's whole sequence again."""
 
     def __init__(self, lm: CausalLM, prompt_ids: Sequence[Sequence[int]]) -> None:
@@ -184,7 +184,7 @@ class _Uncached:
             row.append(token)
 
 
-def _stopped_text(text: str, until: tuple[str, ...]) -> str | None:
+def stopped_text(text: str, until: tuple[str, ...]) -> str | None:
     """``text`` cut before its first stop string, or None when it has none."""
     cuts = [text.find(s) for s in until if s in text]
     return text[:min(cuts)] if cuts else None
@@ -197,7 +197,7 @@ def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: Generatio
     generated: list[list[int]] = [[] for _ in prompt_ids]
     done: list[Generation | None] = [None] * len(prompt_ids)
     state = prefill(lm, prompt_ids) if use_cache else None
-    reference = None if use_cache else _Uncached(lm, prompt_ids)
+    reference = None if use_cache else UncachedDecoder(lm, prompt_ids)
     for _ in range(budget):
         if use_cache:
             tokens, state = continue_sampling(lm, state, 1, settings, generators)
@@ -212,7 +212,7 @@ def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: Generatio
             if token == lm.eos_id:
                 done[row] = Generation(lm.decode(generated[row][:-1]), tuple(generated[row]), "eos")
             elif settings.until:
-                text = _stopped_text(lm.decode(generated[row]), settings.until)
+                text = stopped_text(lm.decode(generated[row]), settings.until)
                 if text is not None:
                     done[row] = Generation(text, tuple(generated[row]), "stop")
         if all(d is not None for d in done):

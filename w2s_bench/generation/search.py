@@ -53,13 +53,13 @@ from w2s_bench.generation.sampling import (
     DecodeState,
     Generation,
     GenerationSettings,
-    _stopped_text,
-    _Uncached,
+    UncachedDecoder,
     choose_tokens,
     feed,
     prefill,
     row_generators,
     row_seeds,
+    stopped_text,
 )
 from w2s_bench.generation.scoring import score_continuations
 from w2s_bench.progress import progress_bar
@@ -128,7 +128,7 @@ class _Decoder:
 
     def next_logits(self) -> torch.Tensor:
         per_model = ([state.next_logits for state in self.states] if self.use_cache
-                     else [_Uncached(lm, self.sequences).next_logits() for lm in self.lms])
+                     else [UncachedDecoder(lm, self.sequences).next_logits() for lm in self.lms])
         if len(per_model) == 1:
             return per_model[0]
         width = min(logits.shape[-1] for logits in per_model)  # a model may pad its output layer past the vocabulary
@@ -164,13 +164,13 @@ def _ended(lm: CausalLM, tokens: list[int], new: int, settings: GenerationSettin
     first EOS or the first token completing a stop string, as ``sample`` decides; else None."""
     chunk_start = len(tokens) - new
     has_eos = lm.eos_id is not None and lm.eos_id in tokens[chunk_start:]
-    if not has_eos and not (settings.until and _stopped_text(lm.decode(tokens), settings.until) is not None):
+    if not has_eos and not (settings.until and stopped_text(lm.decode(tokens), settings.until) is not None):
         return None
     for end in range(chunk_start + 1, len(tokens) + 1):
         if tokens[end - 1] == lm.eos_id:
             return Generation(lm.decode(tokens[:end - 1]), tuple(tokens[:end]), "eos")
         if settings.until:
-            text = _stopped_text(lm.decode(tokens[:end]), settings.until)
+            text = stopped_text(lm.decode(tokens[:end]), settings.until)
             if text is not None:
                 return Generation(text, tuple(tokens[:end]), "stop")
     return None
