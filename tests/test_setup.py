@@ -53,6 +53,33 @@ def test_every_python_package_is_installed():
     assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
 
 
+@pytest.mark.slow
+def test_every_module_imports_first():
+    """Each module imports in a fresh interpreter state (no other w2s_bench module loaded first): an import
+    cycle that the usual order hides (the offline LM ladder <-> the model registry) fails here."""
+    import importlib
+
+    modules = sorted(".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+                     for path in (REPO / "w2s_bench").rglob("*.py") if path.name != "__main__.py")
+    saved = {name: module for name, module in sys.modules.items() if name.startswith("w2s_bench")}
+    failures = {}
+    try:
+        for name in modules:
+            for loaded in [m for m in sys.modules if m.startswith("w2s_bench")]:
+                del sys.modules[loaded]
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                failures[name] = f"{type(exc).__name__}: {exc}"
+            except AttributeError as exc:  # a partially initialised module
+                failures[name] = f"{type(exc).__name__}: {exc}"
+    finally:
+        for loaded in [m for m in sys.modules if m.startswith("w2s_bench")]:
+            del sys.modules[loaded]
+        sys.modules.update(saved)
+    assert not failures, failures
+
+
 def test_what_the_defaults_need_is_a_core_dependency():
     """LoRA is on by default for the 3B+ aliases, so peft must come with a plain `pip install w2s-bench`."""
     project = _pyproject()["project"]
