@@ -151,3 +151,11 @@ def test_rendering():
     empty = Console(width=200, record=True)
     render_comparisons([], empty)
     assert empty.export_text() == "" and comparisons_to_markdown([]) == ""
+
+
+def test_no_baseline_given_means_naive_without_a_fallback_note():
+    """A run without --baseline passes None: the comparison is with naive and says nothing about a fallback
+    (it once printed "no None runs in this cell")."""
+    base = baseline_right(0)
+    (row,) = compare_methods(*collect(run("naive", 0, base), run("logconf", 0, fixed(base, 30))), baseline=None)
+    assert row.baseline == "naive" and not row.note

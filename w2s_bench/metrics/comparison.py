@@ -16,17 +16,21 @@ import numpy as np
 from w2s_bench.metrics.stats import paired_difference, seed_summary, verdict
 from w2s_bench.records.types import SAMPLE_TYPES, MethodComparison, Record, RunRecord, Sample
 
+DEFAULT_BASELINE = "naive"
 
-def compare_methods(records: Sequence[Record], samples: Mapping[str, list[Sample]], baseline: str = "naive",
+
+def compare_methods(records: Sequence[Record], samples: Mapping[str, list[Sample]], baseline: str | None = None,
                     level: float = 0.95, n_resamples: int = 1000) -> list[MethodComparison]:
     """One comparison per (task, weak, strong) cell and method other than the baseline: the method's w2s
     score (accuracy, for classification) minus the baseline's on the seeds both have, with a ``level``
-    interval and a verdict ("better", "worse", "no difference").
+    interval and a verdict ("better", "worse", "no difference"). ``baseline`` None is ``naive`` (a run's
+    ``--baseline`` when not given).
 
     ``samples`` maps a run's ``key`` to its per-sample rows. A cell without the baseline is compared with
     its first method in record order instead, and the row's ``note`` says so: a comparison with something
     beats silently dropping the cell. Failed runs have no predictions and are left out.
     """
+    baseline = baseline or DEFAULT_BASELINE
     cells: dict[tuple[str, str, str], dict[str, dict[int, RunRecord]]] = {}
     for record in records:
         if isinstance(record, RunRecord):
