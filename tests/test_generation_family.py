@@ -164,24 +164,43 @@ def test_a_generation_run_is_deterministic_records_and_samples_and_a_rerun_reuse
     assert third.samples[record.key] == first.samples[record.key]
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(reason="open (issue 15): on this setup SFT lifts the ceiling above the untuned LM, but the student "
-                          "trained on the weak LM's demonstrations scores what the weak LM does (0.0 and 0.0 when last run), "
-                          "so w2s does not land between weak and ceiling yet", strict=False)
-def test_sft_raises_the_judged_score_and_w2s_lands_between_weak_and_ceiling(tmp_path, offline_lm_s, tiny_lm_factory,
-                                                                             monkeypatch):
-    """The signal is built in: the judge is a rule ("contains a positive word") that every gold demonstration
-    satisfies; the weak model is a random-init 1-layer GPT-2 that learns the gold only partly, the strong one
-    the offline LM ladder's smallest model, which knows the corpus's positive words from pretraining."""
+@pytest.fixture(scope="module")
+def signal_run(tmp_path_factory, offline_lm_s):
+    """The controlled check's run, built to have a signal. The judge is a rule: "contains a word of the
+    sentiment lexicon's positive list", the words the gold continuations are written with. Weak and strong
+    start from the same pretrained LM (offline-lm-s, which barely writes such words: base ~0.08); the weak
+    supervisor is weak by its training budget (one epoch at lr 6e-5 on train_a's gold), the ceiling and the
+    student get three epochs at lr 1e-3 (on train_b's gold, and on the weak demonstrations)."""
+    from w2s_bench.tasks.generators.sentiment_lexicon import POSITIVE as POSITIVE_WORDS
+
     root, strong = offline_lm_s
-    monkeypatch.setenv("W2S_BENCH_CACHE", str(root))
-    task = _write_task(tmp_path, "gen_signal", generation_kwargs={"max_new_tokens": 12, "temperature": 0.7})
-    weak = tiny_lm_factory(n_embd=32, n_layer=1)
-    sweep = run_sweep(tasks=["gen_signal"], weak=[weak], strong=[strong], include_paths=[str(task)], limit=40,
-                      cache_dir=str(tmp_path / "cache"), weak_args={"lr": 3e-3, "epochs": 2, "batch_size": 8},
-                      strong_args={"lr": 1e-3, "epochs": 2, "batch_size": 8}, n_resamples=200, all_pairs=True)
-    m = sweep.records[0].metrics
-    assert m["ceiling_score"] > m["base_score"] + 0.1, m
+    folder = tmp_path_factory.mktemp("gen_signal")
+    task = _write_task(folder, "gen_signal", generation_kwargs={"max_new_tokens": 12, "temperature": 0.7},
+                       judge={"type": "rule", "regex": rf"\b({'|'.join(POSITIVE_WORDS)})\b"})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("W2S_BENCH_CACHE", str(root))
+        sweep = run_sweep(tasks=["gen_signal"], weak=[strong], strong=[strong], include_paths=[str(task)], limit=60,
+                          cache_dir=str(folder / "cache"), weak_args={"lr": 6e-5, "epochs": 1, "batch_size": 8},
+                          strong_args={"lr": 1e-3, "epochs": 3, "batch_size": 8}, n_resamples=200, all_pairs=True)
+    return sweep.records[0].metrics
+
+
+@pytest.mark.slow
+def test_sft_on_gold_and_on_weak_demonstrations_raises_the_judged_score(signal_run):
+    """Measured (2026-12-01): base 0.075, weak 0.425, ceiling 0.675, w2s 0.500 on 40 test prompts."""
+    m = signal_run
+    assert m["weak_score"] > m["base_score"] + 0.2, m  # SFT on gold lifts the weak LM
+    assert m["ceiling_score"] > m["weak_score"] + 0.1, m  # the stronger training budget shows
+    assert m["w2s_score"] > m["base_score"] + 0.2, m  # the weak demonstrations carry the behaviour to the student
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="not robust at this size (issue 15): w2s lands between weak and ceiling with the weak LM's "
+                          "lr 6e-5 (weak 0.425, w2s 0.500, ceiling 0.675), above the ceiling with lr 2e-4 (0.65, 0.80, "
+                          "0.675) and below the weak LM with lr 1e-4 (0.525, 0.45, 0.675): on 40 test prompts the "
+                          "student's gain over its supervisor is within the noise (s.e. ~0.08)", strict=False)
+def test_w2s_lands_between_weak_and_ceiling(signal_run):
+    m = signal_run
     assert m["weak_score"] < m["w2s_score"] < m["ceiling_score"], m
 
 
