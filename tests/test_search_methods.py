@@ -159,7 +159,9 @@ def test_eft_with_mismatched_vocabularies_fails_at_planning_before_any_training(
     assert "fix: use a small pair of the strong model's family" in err and "w2s_search" in err
     assert "error --methods eft (--weak" in err and "does not share the vocabulary" in err and "Traceback" not in err
     # the same pair is fine for the methods that score text (planned without error: --dry_run)
-    assert _cli(task_file, other, tiny_lm_factory(), "w2s_search,best_of_n", tmp_path / "cache", "--dry_run") == 0
+    assert _cli(task_file, other, strong, "w2s_search,best_of_n", tmp_path / "cache", "--dry_run") == 0
+    plan = capsys.readouterr().out
+    assert "gen_tuned" in plan and "gen_w2s" in plan  # the plan counts the generation steps, the tuned LM too
 
 
 def test_a_search_method_on_a_classification_task_is_a_one_line_error(tmp_path, keyword_task, capsys):
