@@ -209,7 +209,7 @@ class GenerationProtocol:
             start = time.perf_counter()
             a = self.splits.train_a
             log = sft(lm, [d.prompt for d in a], [d.gold for d in a], self.train_config("weak", model),
-                           label=f"weak {model}")
+                      label=f"weak {model}")
             arrays = {name: tensor.detach().float().cpu().numpy() for name, tensor in lm.model.state_dict().items()
                       if name in weights}
             return Artefact(arrays, {"training": _logged(log), "seconds": time.perf_counter() - start})
@@ -241,8 +241,7 @@ class GenerationProtocol:
             # the weak model's own confidence in each demonstration (mean token log probability), for methods that filter
             confidence = [float(v.mean()) if len(v) else float("-inf")
                           for v in token_logprobs(lm, prompts_b, demos, truncate=True)]
-            seconds = time.perf_counter() - start + (0.0 if tuned.reused else tuned.seconds)
-            return Written({"train_b": demos, "test": self.write(lm, self.test_prompts())}, seconds,
+            return Written({"train_b": demos, "test": self.write(lm, self.test_prompts())}, time.perf_counter() - start,
                            training, {"train_b_confidence": [c if np.isfinite(c) else None for c in confidence]})
 
         return self._step(self.weak_key(model), compute, f"weak supervisor {model}")
