@@ -322,7 +322,7 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
             if out:
                 out.write_run(record, rows)
                 out.write_summary(records)
-    comparisons = compare_methods(records, samples, baseline=config.baseline or "naive", n_resamples=config.n_resamples)
+    comparisons = compare_methods(records, samples, baseline=config.baseline, n_resamples=config.n_resamples)
     if out:
         out.write_summary(records)  # also when every run was reused
         out.write_comparisons(comparisons)
