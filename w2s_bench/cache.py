@@ -12,9 +12,9 @@ predictions; docstrings and comments anywhere) keep the keys, so the cache stays
 and ceilings are shared by every strong model and method of a sweep, so a sweep fits each of them
 once, and a killed sweep resumes from what it finished.
 
-Layout: ``ROOT/<step>/<key>.safetensors``: arrays (probabilities) in safetensors (no pickle), the
-record's JSON (seconds, training log, supervision info), the key's parts and a checksum of the arrays
-in its metadata. Writes go to a temporary file renamed into place (``w2s_bench.files``), so readers,
+Layout: ``ROOT/<step>/<key>.safetensors``: arrays (probabilities; a tuned small LM's weights) in safetensors
+(no pickle), the record's JSON (seconds, training log, supervision info), the key's parts and a checksum of
+the arrays in its metadata. Writes go to a temporary file renamed into place (``w2s_bench.files``), so readers,
 a crash or a second process sharing the cache never see half a file; processes sharing a store (Ray
 or Slurm workers on one filesystem) take a lock per key, so one computes an entry while the others
 wait and then read it. Entries are checked on read (key parts,
@@ -124,10 +124,13 @@ class Artefact:
 @dataclass(frozen=True)
 class Expected:
     """What a caller knows an artefact must hold, checked on every read and before every write:
-    the shape of each array (``[n, K]``: n examples, K classes) and the record's fields."""
+    the shape of each array (``[n, K]``: n examples, K classes) and the record's fields. ``probabilities``
+    says the arrays are rows of class probabilities (predictions); a model's weights (the generation
+    family's tuned small LM) are finite float arrays of any shape instead."""
 
     shapes: dict[str, tuple[int, ...]]
     fields: tuple[str, ...] = ()
+    probabilities: bool = True
 
 
 def array_checksum(arrays: dict[str, np.ndarray]) -> str:
@@ -141,8 +144,8 @@ def array_checksum(arrays: dict[str, np.ndarray]) -> str:
 
 
 def artefact_problem(artefact: Artefact, expected: Expected | None) -> str | None:
-    """Why ``artefact`` cannot be a valid protocol artefact, or None. Every array is rows of class
-    probabilities: finite, in [0, 1], each row summing to 1 (within 1e-5)."""
+    """Why ``artefact`` cannot be a valid protocol artefact, or None. Every array is finite floats and, unless
+    ``expected`` says it holds weights, rows of class probabilities: in [0, 1], each row summing to 1 (within 1e-5)."""
     if expected is not None:
         if set(artefact.arrays) != set(expected.shapes):
             return f"arrays {sorted(artefact.arrays)}, expected {sorted(expected.shapes)}"
@@ -153,10 +156,13 @@ def artefact_problem(artefact: Artefact, expected: Expected | None) -> str | Non
         want = expected.shapes[name] if expected is not None else None
         if want is not None and tuple(array.shape) != tuple(want):
             return f"array {name!r} has shape {tuple(array.shape)}, expected {tuple(want)}"
-        if not np.issubdtype(array.dtype, np.floating) or array.ndim != 2:
+        weights = expected is not None and not expected.probabilities
+        if not np.issubdtype(array.dtype, np.floating) or (array.ndim != 2 and not weights):
             return f"array {name!r} is not a 2-d float array of probabilities ({array.dtype}, {array.ndim}-d)"
         if not np.isfinite(array).all():
             return f"array {name!r} has {int((~np.isfinite(array)).sum())} non-finite value(s) (NaN or inf)"
+        if weights:
+            continue
         if array.size and (array.min() < 0 or array.max() > 1):
             return f"array {name!r} has values outside [0, 1] (min {array.min():.3g}, max {array.max():.3g})"
         sums = array.sum(axis=1)

@@ -178,7 +178,7 @@ def _print_plan(plan: Plan, config: RunConfig) -> None:
     table = Table(title=f"plan: {len(plan.cells)} runs; cache: {config.cache_dir or 'off'}")
     for column in ("step", "to train", "in the cache"):
         table.add_column(column, justify="left" if column == "step" else "right")
-    for step in STEPS:
+    for step in dict.fromkeys([*STEPS, *plan.to_train, *plan.cached]):  # a generation run has its own steps
         table.add_row(step, str(plan.to_train[step]), str(plan.cached[step]))
     table.add_row("[bold]total", f"[bold]{plan.trainings}", str(sum(plan.cached.values())))
     console = make_console()

@@ -374,10 +374,12 @@ def _warn(record: Record) -> None:
         log.warning("%s failed in its %s step, the sweep goes on: %s", record.key, record.step, record.reason)
         return
     m, score = record.metrics, SAMPLE_TYPES[record.kind].score_metric
+    floor = m.get("pgr_floor", "weak")
     if m["pgr_flag"]:
-        log.warning("%s: the strong ceiling (%.3f) is not clearly above the weak model (%.3f): %s, so PGR is "
+        log.warning("%s: the strong ceiling (%.3f) is not clearly above the %s model (%.3f): %s, so PGR is "
                     "undefined. Check the strong model's training (--strong_args), the --limit, or the model pair.",
-                    record.key, m[f"ceiling_{score}"], m[f"weak_{score}"], m["pgr_flag"])
+                    record.key, m[f"ceiling_{score}"], "untuned strong" if floor == "base" else floor,
+                    m[f"{floor}_{score}"], m["pgr_flag"])
 
 
 class _StepFailed(Exception):

@@ -1,10 +1,10 @@
 """The generation family in the run loop: plans and runs ``generate_until`` cells into typed records.
 
 Planning checks, before anything is trained, that the weak and strong models are causal LMs, that the
-method supports generation (``Method.families``) and that the task's judge can run here (its task,
-class, data and model; ``Judge.check``). Running a cell runs the protocol's steps
-(``w2s_bench.generation.protocol``), judges each model's test outputs, and computes the record's metrics
-from the per-prompt scores with the same statistics as classification (``w2s_bench.metrics.stats``).
+method supports generation (``Method.families``) and can run with these models (``Method.check_generation``)
+and that the task's judge can run here (its task, class, data and model; ``Judge.check``). Running a cell
+runs the protocol's steps (``w2s_bench.generation.protocol``), judges each model's test outputs, and computes
+the record's metrics from the per-prompt scores with the same statistics as classification (``w2s_bench.metrics.stats``).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class GenerationFamily(Family):
         for role, name in (("weak", cell.weak), ("strong", cell.strong)):
             check_causal(sweep.models.specs[role][name], f"--{role} {name} (task {cell.task.name} is a generation task)")
         protocol.judge.check(protocol.judge_context)
+        cell.method.check_generation(protocol, cell.weak, cell.strong)
         return protocol.cell_keys(cell.weak, cell.strong, cell.method)
 
     def run_cell(self, sweep: _Sweep, protocol: GenerationProtocol, cell: Cell) -> tuple[Record, list[GenerationSample]]:
@@ -86,7 +87,8 @@ class GenerationFamily(Family):
         metrics = generation_metrics({s: w.outputs["test"] for s, w in written.items()},
                                      {s: j.scores for s, j in judged.items()}, {s: j.logprob for s, j in judged.items()},
                                      {s: j.tokens for s, j in judged.items()}, task_metrics=cell_config.task_metrics,
-                                     n_resamples=config.n_resamples, seed=cell.seed, min_gap=config.min_gap)
+                                     n_resamples=config.n_resamples, seed=cell.seed, min_gap=config.min_gap,
+                                     pgr_floor=cell.method.pgr_floor)
         n_train = len(protocol.splits.train_b)
         info = written["w2s"].info or {"kept": n_train, "offered": n_train, "selection": "all"}
         record = RunRecord(

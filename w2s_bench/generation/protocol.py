@@ -1,21 +1,27 @@
 """The generative weak-to-strong protocol for one task and seed: text in place of labels.
 
-1. weak: the weak LM finetuned (SFT) on train_a's gold demonstrations; its outputs on train_b's prompts
-   are the **weak demonstrations**, and it also writes on the test prompts;
+0. tuned: the weak LM finetuned (SFT) on train_a's gold demonstrations; its weights are an artefact, so
+   every step and method that needs the tuned small LM (the weak step; weak-to-strong search, which
+   scores the strong LM's samples with it) loads it instead of training it again;
+1. weak: the tuned weak LM; its outputs on train_b's prompts are the **weak demonstrations**, and it
+   also writes on the test prompts;
 2. ceiling: the strong LM finetuned on **train_b's** gold demonstrations. The same amount of gold as the
    weak model had (train_a and train_b have the same size), and on the very prompts the w2s student is
    trained on, so the ceiling and the student differ only in who wrote the demonstrations (gold or the
    weak model), not in which prompts they saw;
-3. w2s: a fresh strong LM finetuned on the weak demonstrations, through the method
-   (``Method.demonstrations`` / ``train_generator`` / ``generate_test``);
+3. w2s: the method's strong LM writing on the test prompts, through the method's hooks
+   (``Method.demonstrations`` / ``train_generator`` / ``generate_test``): by default a fresh strong LM
+   finetuned on the weak demonstrations; for the search methods (``w2s_bench.methods.search``) the
+   frozen untuned strong LM steered by the tuned / untuned weak pair;
 4. base: the untuned strong LM, a floor: what the strong model writes before any finetuning;
 5. every model writes one continuation per test prompt (the same per-prompt seeds for all, so the
    comparison is paired), the task's judge scores each (prompt, output), and the untuned strong LM
    scores each output's log likelihood (the fluency guard).
 
 Every step goes through the artefact store (``w2s_bench.cache``): a step's texts are an artefact
-(no arrays; the texts and training log in its record), and so are its judge scores (a ``[n, 2]`` array
-of (1 - score, score)) with the fluency numbers. A rerun with nothing changed reuses every text and
+(no arrays; the texts and training log in its record), the tuned weak LM's weights are one (float arrays
+by ``state_dict`` name, with its training log), and so are its judge scores (a ``[n, 2]`` array of
+(1 - score, score)) with the fluency numbers. A rerun with nothing changed reuses every text, weight and
 score and trains no LM and no judge.
 """
 
@@ -27,18 +33,18 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+import torch
 
 from w2s_bench.cache import Artefact, ArtefactStore, Expected
-from w2s_bench.errors import W2SError
 from w2s_bench.generation.judges import JudgeContext
 from w2s_bench.generation.lm import CausalLM, load_causal_lm
 from w2s_bench.generation.sampling import sample
 from w2s_bench.generation.scoring import token_logprobs
 from w2s_bench.generation.sft import sft
 from w2s_bench.generation.task import LoadedGeneration
-from w2s_bench.train import TrainConfig, TrainingDiverged
+from w2s_bench.train import TrainConfig, TrainingDiverged, TrainingLog
 
-STEPS = ("weak", "ceiling", "w2s", "base")  # the models a generation run reports on
+STEPS = ("weak", "ceiling", "w2s", "base")  # the models a generation run reports on (the tuned LM writes as "weak")
 _LOADING = ("device", "dtype", "lora", "trust_remote_code", "revision")
 _TRAINING = tuple(f.name for f in fields(TrainConfig))
 
@@ -63,6 +69,17 @@ class Written:
     @classmethod
     def from_artefact(cls, artefact: Artefact, key: str, reused: bool) -> Written:
         return cls(**{name: artefact.record[name] for name in cls.RECORD_FIELDS}, key=key, reused=reused)
+
+
+@dataclass
+class Tuned:
+    """The tuned weak LM (SFT on train_a's gold), its training log and seconds, and its store entry."""
+
+    lm: CausalLM
+    training: dict[str, Any]
+    seconds: float
+    key: str
+    reused: bool
 
 
 @dataclass
@@ -115,18 +132,27 @@ class GenerationProtocol:
                   label: str) -> tuple[CausalLM, dict[str, Any]]:
         """``name`` finetuned on the pairs, with its training log."""
         lm = self.load(role, name)
-        log = sft(lm, prompts, continuations, self.train_config(role, name), label=label)
-        return lm, {"steps": log.steps, "best_step": log.best_step, "evals": log.evals}
+        return lm, _logged(sft(lm, prompts, continuations, self.train_config(role, name), label=label))
+
+    def sampling_seed(self, salt: int = 0) -> int:
+        """The seed every model samples with (``salt`` 0: on the test prompts); prompt i's own seed is derived
+        from it and i (``sampling.row_seeds``), so a method that samples through ``generation.search`` with
+        it draws the very samples ``write`` would."""
+        return self.seed * 1000 + salt
 
     def write(self, lm: CausalLM, prompts: list[str], salt: int = 0) -> list[str]:
         """One continuation per prompt with the task's settings; a prompt's seed depends on the run seed,
         ``salt`` and its index only, so every model writes on the test prompts with the same randomness."""
-        return [g.text for g in sample(lm, prompts, self.settings, seed=self.seed * 1000 + salt)]
+        return [g.text for g in sample(lm, prompts, self.settings, seed=self.sampling_seed(salt))]
 
     def test_prompts(self) -> list[str]:
         return [d.prompt for d in self.splits.test]
 
     # -- artefact keys ---------------------------------------------------------------------------------
+    def tuned_key(self, model: str) -> tuple[str, dict[str, Any]]:
+        """The tuned weak LM: its training does not depend on the generation settings, so they are not in its key."""
+        return "gen_tuned", {**self._parts, "model": self.identity("weak", model)}
+
     def weak_key(self, model: str) -> tuple[str, dict[str, Any]]:
         return "gen_weak", {**self._parts, "model": self.identity("weak", model), "settings": self._settings()}
 
@@ -152,8 +178,8 @@ class GenerationProtocol:
 
     def cell_keys(self, weak_model: str, strong_model: str, method: Any) -> list[tuple[str, str]]:
         """(step, key) of the texts one cell needs (judge scores are keyed by these, so counted with them)."""
-        wanted = [self.weak_key(weak_model), self.ceiling_key(strong_model), self.base_key(strong_model),
-                  self.w2s_key(weak_model, strong_model, method)]
+        wanted = [self.tuned_key(weak_model), self.weak_key(weak_model), self.ceiling_key(strong_model),
+                  self.base_key(strong_model), self.w2s_key(weak_model, strong_model, method)]
         return [(step, self.store.key(step, parts)) for step, parts in wanted]
 
     # -- steps -----------------------------------------------------------------------------------------
@@ -170,13 +196,46 @@ class GenerationProtocol:
             self._memo[memo_key] = Written.from_artefact(*stored)
         return self._memo[memo_key]
 
+    def tuned(self, model: str) -> Tuned:
+        """The weak LM after SFT on train_a's gold, trained once: its weights are stored (float32 arrays by
+        ``state_dict`` name; integer buffers come from the pretrained folder) and loaded into a fresh copy
+        of the pretrained LM on every later use."""
+        if ("tuned", model) in self._memo:
+            return self._memo[("tuned", model)]
+        lm = self.load("weak", model)
+        weights = {name: tensor for name, tensor in lm.model.state_dict().items() if tensor.is_floating_point()}
+
+        def compute() -> Artefact:
+            start = time.perf_counter()
+            a = self.splits.train_a
+            log = sft(lm, [d.prompt for d in a], [d.gold for d in a], self.train_config("weak", model),
+                      label=f"weak {model}")
+            arrays = {name: tensor.detach().float().cpu().numpy() for name, tensor in lm.model.state_dict().items()
+                      if name in weights}
+            return Artefact(arrays, {"training": _logged(log), "seconds": time.perf_counter() - start})
+
+        step, parts = self.tuned_key(model)
+        label = f"tuned weak LM {model} (task {self.loaded.task.name}, seed {self.seed})"
+        expected = Expected({name: tuple(t.shape) for name, t in weights.items()}, ("training", "seconds"),
+                            probabilities=False)
+        try:
+            artefact, key, reused = self.store.get_or_compute(step, parts, compute, expected, label)
+        except TrainingDiverged as exc:
+            raise exc.during(label) from None
+        if reused:
+            lm.model.load_state_dict({name: torch.from_numpy(array) for name, array in artefact.arrays.items()},
+                                     strict=False)
+        lm.model.eval()
+        self._memo[("tuned", model)] = Tuned(lm, artefact.record["training"], artefact.record["seconds"], key, reused)
+        return self._memo[("tuned", model)]
+
     def weak(self, model: str) -> Written:
-        """The weak LM after SFT on train_a's gold: its demonstrations for train_b, and its test outputs."""
+        """The tuned weak LM's demonstrations for train_b, and its test outputs."""
 
         def compute() -> Written:
             start = time.perf_counter()
-            a = self.splits.train_a
-            lm, training = self.finetuned("weak", model, [d.prompt for d in a], [d.gold for d in a], f"weak {model}")
+            tuned = self.tuned(model)
+            lm, training = tuned.lm, tuned.training
             prompts_b = [d.prompt for d in self.splits.train_b]
             demos = self.write(lm, prompts_b, salt=1)
             # the weak model's own confidence in each demonstration (mean token log probability), for methods that filter
@@ -208,17 +267,14 @@ class GenerationProtocol:
         return self._step(self.base_key(model), compute, f"untuned {model}")
 
     def w2s(self, weak_model: str, strong_model: str, method: Any) -> Written:
-        """A fresh strong LM trained by the method on its demonstrations, writing on the test prompts through
-        the method's ``generate_test`` hook."""
+        """The method's strong LM (by default a fresh one trained on its demonstrations; the frozen untuned one
+        for search methods) writing on the test prompts through the method's ``generate_test`` hook."""
 
         def compute() -> Written:
             start = time.perf_counter()
             prompts, demos, info = method.demonstrations(self, weak_model)
-            if not prompts:
-                raise W2SError(f"method {method.name} kept no weak demonstration", where=f"--methods {method.name}",
-                               fix="keep more of them (a larger fraction), or use --methods naive")
             student, training = method.train_generator(self, strong_model, prompts, demos)
-            outputs = method.generate_test(self, student)
+            outputs = method.generate_test(self, student, weak_model)
             return Written({"test": outputs}, time.perf_counter() - start, training, info)
 
         return self._step(self.w2s_key(weak_model, strong_model, method), compute,
@@ -252,3 +308,8 @@ class GenerationProtocol:
         if "judge" not in self._memo:
             self._memo["judge"] = self.judge.describe(self.judge_context)
         return self._memo["judge"]
+
+
+def _logged(log: TrainingLog) -> dict[str, Any]:
+    """A training log as the records store it."""
+    return {"steps": log.steps, "best_step": log.best_step, "evals": log.evals}

@@ -297,15 +297,20 @@ def best_of_n(strong: CausalLM, prompts: Sequence[str], settings: GenerationSett
 
 def check_same_vocabulary(strong: CausalLM, *small: CausalLM) -> None:
     """EFT adds log probabilities token by token, so every model must map the same strings to the same ids."""
-    vocabulary = strong.tokenizer.get_vocab()
-    for lm in small:
-        other = lm.tokenizer.get_vocab()
+    check_same_vocabularies(strong.name, strong.tokenizer.get_vocab(), {lm.name: lm.tokenizer.get_vocab() for lm in small})
+
+
+def check_same_vocabularies(strong: str, vocabulary: dict[str, int], small: dict[str, dict[str, int]],
+                            where: str = "emulated fine-tuning (eft)") -> None:
+    """:func:`check_same_vocabulary` on the vocabularies alone (token -> id, by model name), so a sweep can check
+    them from the tokenizers before any model is loaded."""
+    for name, other in small.items():
         if other != vocabulary:
             differ = len(set(vocabulary.items()) ^ set(other.items()))
-            raise W2SError(f"model {lm.name!r} ({len(other)} tokens) does not share the vocabulary of the strong model "
-                           f"{strong.name!r} ({len(vocabulary)} tokens; {differ} entries differ), and emulated "
+            raise W2SError(f"model {name!r} ({len(other)} tokens) does not share the vocabulary of the strong model "
+                           f"{strong!r} ({len(vocabulary)} tokens; {differ} entries differ), and emulated "
                            "fine-tuning adds their next-token log probabilities token by token",
-                           where="emulated fine-tuning (eft)",
+                           where=where,
                            fix="use a small pair of the strong model's family (gpt2 with gpt2-xl, offline-lm-s with "
                                "offline-lm-l), or w2s_search / best_of_n, which score text and work across tokenizers")
 

@@ -9,6 +9,7 @@ from w2s_bench.methods import (  # noqa: F401  (each registers its methods)
     naive,
     probe,
     product,
+    search,
 )
 from w2s_bench.methods.base import METHODS, Method, get_method, register
 

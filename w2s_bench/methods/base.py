@@ -19,7 +19,10 @@ spirit (naive SFT on the weak model's demonstrations):
 * ``train_generator``: how the strong LM is trained on them (default: SFT);
 * ``generate_test``: how the trained student's test outputs are produced (default: one sample per test
   prompt with the task's settings). This is the hook for inference-time methods such as weak-to-strong
-  search, which steer the strong model's sampling with weak models instead of (or besides) training it.
+  search (``w2s_bench.methods.search``), which steer the frozen strong model's sampling with the tuned and
+  untuned weak LM instead of training it: they train nothing (no demonstrations, ``train_generator``
+  returns the untuned strong LM) and declare ``pgr_floor = "base"``, so their PGR is measured from the
+  untuned strong LM, (w2s - base) / (ceiling - base), rather than from the weak model.
 
 None re-implements the training loop. On the command line a method is ``name`` or
 ``name(key=value,...)``, e.g. ``logconf(alpha_max=0.5)``; parameters are the keyword arguments of
@@ -78,6 +81,9 @@ class Method:
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     families: tuple[str, ...] = ("classification",)  # the protocol families (task kinds) it can run
+    # the model PGR's gap starts from: the weak supervisor, or for generation methods that steer the untuned
+    # strong LM instead of training it, that LM ("base"); the record carries it (metric pgr_floor)
+    pgr_floor: str = "weak"
 
     def check_family(self, family: str, task: str) -> None:
         """A W2SError when the method cannot run a task of ``family`` (checked while a sweep is planned)."""
@@ -127,18 +133,26 @@ class Method:
 
 
     # -- the generation family's hooks (see the module docstring) ------------------------------------
+    def check_generation(self, protocol: GenerationProtocol, weak_model: str, strong_model: str) -> None:
+        """Raise a W2SError when the method cannot run with these resolved models (e.g. EFT's shared
+        vocabulary); called while the sweep is planned, before anything is trained."""
+
     def demonstrations(self, protocol: GenerationProtocol, weak_model: str) -> tuple[list[str], list[str], dict | None]:
         """``(prompts, continuations, info)`` the student is finetuned on: train_b's prompts and the weak
         LM's demonstrations for them; ``info`` (JSON, or None) goes into the run record's supervision."""
         return [d.prompt for d in protocol.splits.train_b], list(protocol.weak(weak_model).outputs["train_b"]), None
 
     def train_generator(self, protocol: GenerationProtocol, strong_model: str, prompts: list[str],
-                        continuations: list[str]) -> tuple[CausalLM, dict[str, Any]]:
+                        continuations: list[str]) -> tuple[CausalLM, dict[str, Any] | None]:
         """A fresh strong LM finetuned on the demonstrations, with its training log."""
+        if not prompts:
+            raise W2SError(f"method {self.name} kept no weak demonstration", where=f"--methods {self.name}",
+                           fix="keep more of them (a larger fraction), or use --methods naive")
         return protocol.finetuned("strong", strong_model, prompts, continuations, f"w2s student {strong_model}")
 
-    def generate_test(self, protocol: GenerationProtocol, student: CausalLM) -> list[str]:
-        """The student's output for each test prompt, in order (default: one sample with the task's settings)."""
+    def generate_test(self, protocol: GenerationProtocol, student: CausalLM, weak_model: str) -> list[str]:
+        """The student's output for each test prompt, in order (default: one sample with the task's settings).
+        ``weak_model`` names the weak LM, for methods that steer the student with it."""
         return protocol.write(student, protocol.test_prompts())
 
 

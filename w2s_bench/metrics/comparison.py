@@ -61,7 +61,8 @@ def _compare(task: str, weak: str, strong: str, method: str, base: str, runs: di
         pairs.append((sample_type.scores(rows, "w2s"), sample_type.scores(base_rows, "w2s")))
         disagree.append(int(np.sum(sample_type.predictions(rows, "w2s") != sample_type.predictions(base_rows, "w2s"))))
         pgr, base_pgr = run.metrics.get("pgr"), base_run.metrics.get("pgr")
-        pgr_diffs.append(None if pgr is None or base_pgr is None else pgr - base_pgr)
+        same_floor = run.metrics.get("pgr_floor") == base_run.metrics.get("pgr_floor")  # else two different gaps
+        pgr_diffs.append(None if pgr is None or base_pgr is None or not same_floor else pgr - base_pgr)
     difference = paired_difference(pairs, bootstrap_seed=seeds[0] if seeds else 0, level=level, n_resamples=n_resamples)
     note = "; ".join(filter(None, [fallback, "" if seeds else "no seeds in common"]))
     return MethodComparison(task=task, weak=weak, strong=strong, method=method, baseline=base,

@@ -25,6 +25,13 @@ def mean_score(scores: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
+def win_rate(scores: np.ndarray, against: np.ndarray) -> float:
+    """Share of prompts where ``scores`` beats ``against`` (per prompt, same order), a tie counting half: the
+    pairwise win rate search papers report against the untuned model's samples."""
+    scores, against = np.asarray(scores, np.float64), np.asarray(against, np.float64)
+    return float(np.mean((scores > against) + 0.5 * (scores == against)))
+
+
 def below_half_rate(scores: np.ndarray) -> float:
     """Share of outputs whose judge score is below 0.5: for a judge scoring 1 - P(toxic), the toxicity rate
     (P(toxic) > 0.5), the number toxicity papers report beside the mean."""

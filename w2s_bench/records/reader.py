@@ -6,7 +6,7 @@ is reported once, the same way, naming the file, the record (index and key) and 
     results.json: record 3 (sst2__tfidf__minilm-l6__naive__seed0): metrics.pgr_ci: expected an interval [low, high], got 0.4
 
 ``schema_version`` is checked first: a newer version is refused with the fix (upgrade w2s-bench), version 2
-is migrated, version 1 is refused with the fix (rerun). Metrics are checked against the registry: the
+to 4 are migrated, version 1 is refused with the fix (rerun). Metrics are checked against the registry: the
 metrics a run of its kind always reports must be there, and every value must have its metric's type.
 """
 
@@ -116,7 +116,9 @@ def _migrated(value: dict[str, Any], where: str) -> dict[str, Any]:
                        where=f"{where}: schema_version", fix="rerun the command that made it with this w2s-bench")
     if version == 2:
         value = _from_v2(value)
-    return _from_v3(value) if value["schema_version"] == 3 else value
+    if value["schema_version"] == 3:
+        value = _from_v3(value)
+    return _from_v4(value) if value["schema_version"] == 4 else value
 
 
 def _from_v2(value: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +136,15 @@ def _from_v2(value: dict[str, Any]) -> dict[str, Any]:
 
 def _from_v3(value: dict[str, Any]) -> dict[str, Any]:
     """Version 3 -> 4: v3 had classification runs only, which have no judge; nothing else changed."""
+    return {**value, "schema_version": 4}
+
+
+def _from_v4(value: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 -> 5: a v4 generation run's PGR started from the weak model (no search methods yet), and it
+    did not report the win rate (None: the record alone cannot give it). Classification runs are unchanged."""
+    metrics = value.get("metrics")
+    if value.get("kind") == "generation" and value.get("status") == "ok" and isinstance(metrics, dict):
+        value = {**value, "metrics": {"pgr_floor": "weak", "win_rate": None, **metrics}}
     return {**value, "schema_version": SCHEMA_VERSION}
 
 

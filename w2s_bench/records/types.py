@@ -19,10 +19,12 @@ metrics, so every metric can be recomputed from the per-sample rows.
 
 Version history (``schema_version``): 1 had a ``config_hash``; 2 had artefact keys, provenance with git
 and hardware, and untyped ``supervision``; 3 (this one) adds ``status``, ``kind``, typed supervision,
-``config.task_metrics``, failed runs and full-precision sample probabilities; 4 (this one) adds the
+``config.task_metrics``, failed runs and full-precision sample probabilities; 4 adds the
 ``generation`` kind with its sample rows, ``config.judge`` (the judge's identity and test accuracy, None
-for classification) and the ``demonstrations`` supervision kind. ``read_results`` reads 2 and 3 by
-migrating them and refuses 1.
+for classification) and the ``demonstrations`` supervision kind; 5 (this one) adds two metrics every
+generation run reports: ``pgr_floor`` (the model PGR starts from: ``weak``, or ``base`` for the search
+methods) and ``win_rate`` (w2s against base under the judge). ``read_results`` reads 2 to 4 by migrating
+them and refuses 1.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 
 from w2s_bench.records.supervision import SupervisionInfo
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STEPS = ("weak", "ceiling", "w2s")  # the protocol steps a run record reports on, in order
 
 

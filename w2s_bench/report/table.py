@@ -49,7 +49,7 @@ def aggregate(records: list[Record]) -> list[dict[str, Any]]:
             if metric.aggregate == "t_interval" and metric.ci_key:
                 row[metric.ci_key] = ok[0].metrics.get(metric.ci_key) if len(ok) == 1 else (
                     summary["ci"].as_list() if summary["ci"] is not None else None)
-        row["note"] = "; ".join(filter(None, [_supervision_summary(ok), _flags(ok), _failures(runs)]))
+        row["note"] = "; ".join(filter(None, [_floor(ok), _supervision_summary(ok), _flags(ok), _failures(runs)]))
         rows.append(row)
     return rows
 
@@ -60,6 +60,12 @@ def _aggregated_keys(runs: list[RunRecord]) -> list[tuple[Metric, str]]:
     kinds = dict.fromkeys(r.kind for r in runs)
     metrics = dict.fromkeys(m for kind in kinds for m in metrics_of_kind(kind) if m.aggregate != "none")
     return [(m, key) for m in metrics for key in m.keys() if key in present]
+
+
+def _floor(runs: list[RunRecord]) -> str:
+    """Which model PGR starts from, when it is not the weak model (the record's ``pgr_floor``)."""
+    floors = sorted({r.metrics.get("pgr_floor") or "weak" for r in runs} - {"weak"})
+    return f"PGR from {', '.join(floors)}" if floors else ""
 
 
 def _flags(runs: list[RunRecord]) -> str:
