@@ -86,6 +86,22 @@ def test_submit_writes_the_layout_and_the_copy_validates(submitted, run):
     assert check(submitted, run) == []
 
 
+def test_submit_writes_an_older_run_in_the_current_schema(run, tmp_path):
+    """A run made by an older w2s-bench (schema 4 here) is submitted in the current schema: its runs/ files
+    too, not copied as they were (the shipped JSON Schema accepts only the current version)."""
+    from w2s_bench.records import SCHEMA_VERSION
+
+    _, _, out = run
+    old = Path(shutil.copytree(out, tmp_path / "old"))
+    for path in [old / "results.json", *(old / "runs").glob("*.json")]:
+        text = path.read_text().replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 4')
+        assert '"schema_version": 4' in text
+        path.write_text(text)
+    folder = submit(old, "old-run", who="the tests", command="c", method="naive", root=tmp_path / "submissions")
+    versions = {json.loads(p.read_text())["schema_version"] for p in (folder / "runs").glob("*.json")}
+    assert versions == {SCHEMA_VERSION} and check(folder, run) == []
+
+
 def test_submit_refuses_a_run_of_several_cells_and_names_that_escape(run, tmp_path):
     _, _, out = run
     with pytest.raises(W2SError, match="one \\(weak, strong, method\\).*lb-noisy/lb-oracle/naive_hard"):

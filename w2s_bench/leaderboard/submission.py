@@ -140,8 +140,10 @@ def submit(results: str | Path | list[str | Path], name: str, *, who: str, comma
     """Copy a run's output (``results``: its --output_path folder or results.json, or several runs' that
     together make one submission, e.g. a sweep split over processes) into ``root/<name>/`` with a
     submission.yaml, and return the folder. A run with several (weak, strong, method) cells needs ``weak`` /
-    ``strong`` / ``method`` to choose one. The folder is written under a temporary name and renamed into
-    place, so a failure leaves nothing behind. Validation is the caller's next step."""
+    ``strong`` / ``method`` to choose one. Records are written in the current schema (a run made by an
+    older w2s-bench is migrated by ``read_results``); samples are copied. The folder is written under a
+    temporary name and renamed into place, so a failure leaves nothing behind. Validation is the caller's
+    next step."""
     check_name(name)
     if not command.strip():
         raise W2SError("the exact command that produced the results is required", where="--command",
@@ -166,8 +168,9 @@ def submit(results: str | Path | list[str | Path], name: str, *, who: str, comma
         for folder in FOLDERS:
             (staging / folder).mkdir()
         (staging / RESULTS_FILE).write_text(json.dumps(to_json(records), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        for source, record in chosen:
-            shutil.copyfile(source / "runs" / f"{record.key}.json", staging / "runs" / f"{record.key}.json")
+        for source, record in chosen:  # records in the current schema (read_results migrates older runs)
+            (staging / "runs" / f"{record.key}.json").write_text(json.dumps(to_json(record), indent=2, allow_nan=False)
+                                                                + "\n", encoding="utf-8")
             if isinstance(record, RunRecord):
                 shutil.copyfile(source / "samples" / f"{record.key}.jsonl", staging / "samples" / f"{record.key}.jsonl")
         write_meta(staging, expected_meta(name, records, who=who, command=command, note=note))
