@@ -34,6 +34,7 @@ from w2s_bench.records import read_results
 
 if TYPE_CHECKING:  # the sweep imports torch: only `run` loads it (see run_parser)
     from w2s_bench.evaluator import Plan, RunConfig
+    from w2s_bench.models.memory import MemoryEstimate
 
 SUBCOMMANDS = ("run", "ls", "validate", "compare", "plot", "report", "leaderboard")
 EXIT_SOME_RUNS_FAILED = 3
@@ -83,7 +84,8 @@ def run_parser() -> argparse.ArgumentParser:
                    "predictions), shared by sweeps and reruns; default $W2S_BENCH_CACHE/artefacts")
     p.add_argument("--no_cache", action="store_true", help="neither read nor write the artefact cache")
     p.add_argument("--rerun", action="store_true", help="recompute every artefact, overwriting the cached ones")
-    p.add_argument("--dry_run", action="store_true", help="print the plan (runs, trainings after the cache) and stop")
+    p.add_argument("--dry_run", action="store_true", help="print the plan (runs, trainings after the cache, each "
+                   "model's folder and settings, the strong models' training memory estimate) and stop")
     p.add_argument("--all_pairs", action="store_true", help="also run (weak, strong) pairs whose weak model is not "
                    "smaller than the strong one")
     p.add_argument("--baseline", default=None, help="method the others are compared with (paired, same seeds); "
@@ -185,6 +187,37 @@ def _print_plan(plan: Plan, config: RunConfig) -> None:
     console.print(table)
     for weak, strong in plan.skipped_pairs:
         console.print(escape(f"skipped pair: weak {weak} is not smaller than strong {strong} (--all_pairs runs it)"))
+    for role, specs in plan.models.items():
+        for name, spec in specs.items():
+            source = f" = {spec.name}" if spec.name != name else ""
+            where = f" -> {spec.path}" if spec.kind == "hf" else ""
+            settings = ", ".join(f"{k}={v}" for k, v in spec.params.items()) or "defaults"
+            console.print(escape(f"{role} {name}{source}{where}: {settings}"), highlight=False, soft_wrap=True)
+    if plan.memory:
+        console.print(_memory_table(plan.memory))
+
+
+def _memory_table(estimates: dict[str, MemoryEstimate]) -> Table:
+    """The strong models' training memory (``w2s_bench.models.memory``), in GB per process."""
+    from w2s_bench.models.memory import GB
+
+    def gb(value: float | None) -> str:
+        return "?" if value is None else f"{value / GB:.2f}"
+
+    table = Table(title="training memory estimate per process (GB; rough: no CUDA context or fragmentation)")
+    for column in ("strong", "params (M)", "trainable (M)", "weights", "grads", "AdamW", "activations ckpt on / off",
+                   "total", "dtype (weights / compute)", "micro-batch tokens"):
+        table.add_column(column, justify="left" if column in ("strong", "dtype (weights / compute)") else "right")
+    for name, e in estimates.items():
+        on, off = gb(e.activations_checkpointed), gb(e.activations_stored)
+        activations = f"[bold]{on}[/] / {off}" if e.gradient_checkpointing else f"{on} / [bold]{off}[/]"
+        table.add_row(escape(name), f"{e.parameters / 1e6:,.1f}" + ("" if e.counted_from == "config" else " (nominal)"),
+                      f"{e.trainable / 1e6:,.2f} ({'LoRA' if e.lora else 'full'})", gb(e.weights), gb(e.gradients),
+                      gb(e.optimizer), activations, f"[bold]{gb(e.total)}", f"{e.weights_dtype} / {e.compute_dtype}",
+                      f"{e.micro_batch_tokens:,}")
+    table.caption = ("activations: the setting in bold is the model's gradient_checkpointing; one micro-batch of texts at "
+                     "max_length tokens (--strong_args micro_batch_size=..., gradient_checkpointing=..., max_length=...)")
+    return table
 
 
 def _ls(argv: list[str]) -> int:

@@ -38,6 +38,7 @@ from w2s_bench.methods import get_method
 from w2s_bench.methods.base import Fit, Method
 from w2s_bench.metrics import compare_methods, run_metrics
 from w2s_bench.models import build_estimator, resolve
+from w2s_bench.models.memory import MemoryEstimate, estimate_training_memory
 from w2s_bench.models.registry import ModelSpec, fetch
 from w2s_bench.optional import require
 from w2s_bench.progress import progress_bar
@@ -138,6 +139,8 @@ class Plan:
     skipped_pairs: list[tuple[str, str]]
     to_train: Counter[str] = field(default_factory=Counter)
     cached: Counter[str] = field(default_factory=Counter)
+    models: dict[str, dict[str, ModelSpec]] = field(default_factory=dict)  # role -> name -> resolved spec
+    memory: dict[str, MemoryEstimate] = field(default_factory=dict)  # per strong transformer (plan_sweep only)
 
     @property
     def trainings(self) -> int:
@@ -248,7 +251,7 @@ class _Sweep:
             yield Cell(task, seed, weak, strong, method)
 
     def plan(self) -> Plan:
-        plan = Plan([], self.skipped_pairs)
+        plan = Plan([], self.skipped_pairs, models=self.models.specs)
         seen: set[tuple[str, str]] = set()
         for family, task, seed, _, protocol in self.protocols():
             for cell in self.cells(task, seed):
@@ -286,8 +289,13 @@ class _Sweep:
 
 
 def plan_sweep(config: RunConfig | None = None, **overrides: Any) -> Plan:
-    """What the sweep would run and train, after the cache; loads data but trains nothing."""
-    return _Sweep(config or RunConfig(**overrides)).plan()
+    """What the sweep would run and train, after the cache, with each strong transformer's training memory
+    estimated from its config and settings (``w2s_bench.models.memory``); loads data but no weights, trains nothing."""
+    sweep = _Sweep(config or RunConfig(**overrides))
+    plan = sweep.plan()
+    plan.memory = {name: estimate_training_memory(build_estimator(spec, 0), spec.size)
+                   for name, spec in sweep.models.specs["strong"].items() if spec.kind == "hf"}
+    return plan
 
 
 def run(config: RunConfig | None = None, **overrides: Any) -> list[Record]:

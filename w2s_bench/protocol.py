@@ -58,7 +58,8 @@ class Fitted:
 
 def _training_log(estimator: Estimator) -> dict[str, Any] | None:
     log = getattr(estimator, "training_log", None)
-    return None if log is None else {"steps": log.steps, "best_step": log.best_step, "evals": log.evals}
+    return None if log is None else {"steps": log.steps, "best_step": log.best_step, "evals": log.evals,
+                                     "micro_batch_size": log.micro_batch_size, "precision": log.precision}
 
 
 def _supervisor_name(model: str, member: int) -> str:

@@ -9,12 +9,14 @@ the same loop trains data-parallel across processes (``w2s_bench.distributed``).
 
 from __future__ import annotations
 
+import gc
+import logging
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +28,9 @@ from w2s_bench.progress import progress_bar
 from w2s_bench.train_config import DTYPES, TrainConfig
 
 _AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+COMPILE_BACKEND = "inductor"  # torch.compile's default backend; tests set "eager" (tracing without code generation)
+Result = TypeVar("Result")
+log = logging.getLogger("w2s_bench")
 
 
 def check_device(name: str, where: str = "--device") -> None:
@@ -74,6 +79,47 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype | None:
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``. To a GPU it is copied from pinned (page-locked) host memory without blocking, so
+    the copy overlaps the computation queued before it; elsewhere this is a plain ``.to``."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def halving_on_oom(run: Callable[[int], Result], size: int, enabled: bool, what: str, where: str) -> tuple[Result, int]:
+    """``(run(size), size)``; when ``run`` runs out of memory and ``enabled``, ``size`` is halved and ``run``
+    retried (from scratch: ``run`` must redo its whole unit of work) until it fits. Out of memory at size 1,
+    or with halving off, is a W2SError that says which settings need less memory."""
+    while True:
+        try:
+            return run(size), size
+        except torch.OutOfMemoryError as exc:  # torch.cuda.OutOfMemoryError is the same class
+            if not enabled or size == 1:
+                raise W2SError(f"{what} ran out of memory at batch size {size}" + ("" if enabled else
+                               " (auto_batch_size=false)"), where=where,
+                               fix="set auto_batch_size=true or a smaller micro_batch_size / eval_batch_size"
+                                   if not enabled else "use lora=true, gradient_checkpointing=true, a shorter "
+                                   "max_length, load_in_8bit / load_in_4bit (CUDA), or a GPU with more memory") from exc
+        # out of the except block, so that the failed attempt's tensors (held by the traceback) can be freed
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        log.warning("%s ran out of memory at batch size %d: retrying at %d", what, size, size // 2)
+        size //= 2
+
+
+def enable_checkpointing(model: torch.nn.Module, label: str) -> None:
+    """Activation (gradient) checkpointing on ``model``: a transformers model, a peft model around one (which
+    passes the call on), or a module that offers the same method (``BackboneWithHead``). Non-reentrant
+    checkpointing, which needs no input that requires grad and replays dropout exactly."""
+    enable = getattr(model, "activation_checkpointing_enable", None) or getattr(model, "gradient_checkpointing_enable", None)
+    if enable is None or not getattr(model, "supports_gradient_checkpointing", False):
+        raise W2SError(f"model {label} does not support gradient checkpointing in transformers", where=f"model {label}",
+                       fix="set gradient_checkpointing=false in --weak_args/--strong_args")
+    enable({"use_reentrant": False})
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, progress: float = 0.0) -> torch.Tensor:
@@ -137,6 +183,8 @@ class TrainingLog:
     steps: int = 0
     best_step: int | None = None
     evals: list[dict[str, float]] = field(default_factory=list)
+    micro_batch_size: int | None = None  # examples per forward/backward at the end (after any halving on OOM)
+    precision: str | None = None  # the autocast dtype the steps ran in ("float32": none)
 
 
 def train_loop(model: torch.nn.Module, forward: Callable[[torch.nn.Module, list[int]], torch.Tensor],
@@ -145,10 +193,18 @@ def train_loop(model: torch.nn.Module, forward: Callable[[torch.nn.Module, list[
     """Optimise ``model``; ``forward(module, indices)`` gives the logits ``module`` computes for those training
     examples and ``evaluate()`` returns (validation accuracy, validation loss) for early stopping.
 
+    Each optimiser step sees ``config.batch_size`` examples, in micro-batches of ``config.micro_batch_size``
+    whose gradients accumulate (each micro-batch's mean loss weighted by its share of the batch, so the
+    gradient is the whole batch's; exactly so for losses that are means over examples, while losses built
+    on batch statistics, such as logconf's threshold, see a micro-batch). A micro-batch that runs out of
+    memory is halved and the step redone from its start (``auto_batch_size``); the log records the size used.
+
     In one process ``module`` is ``model``. Under ``accelerate launch`` it is ``model``'s data-parallel
     wrapper (DDP), the only forward through which gradients are averaged across processes; each process
     computes its slice ``batch[rank::world]`` of every batch, so the batch size, the number of steps and the
-    weights after each step are those of one process (up to float rounding). ``model`` itself shares the
+    weights after each step are those of one process (up to float rounding). Gradients are averaged once
+    per step, in the last micro-batch's backward (the others run under ``no_sync``), so every process joins
+    exactly one all-reduce per step whatever its number of micro-batches. ``model`` itself shares the
     wrapper's weights and stays the plain module that ``evaluate`` and inference use: every process
     evaluates the whole validation set on the same weights, so all keep the same best checkpoint. Not
     shared: random draws (dropout) and losses built on batch statistics (logconf) see a process's share.
@@ -159,6 +215,10 @@ def train_loop(model: torch.nn.Module, forward: Callable[[torch.nn.Module, list[
     steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
     total = max(config.min_steps, math.ceil(config.epochs * steps_per_epoch))
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+    if config.gradient_checkpointing:
+        enable_checkpointing(model, label)
+    if config.compile:
+        model.compile(backend=COMPILE_BACKEND)  # in place: parameter names and state dicts are unchanged
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     warmup = int(config.warmup_fraction * total)
@@ -173,34 +233,49 @@ def train_loop(model: torch.nn.Module, forward: Callable[[torch.nn.Module, list[
     clip_grad_norm = accelerator.clip_grad_norm_ if accelerator is not None else torch.nn.utils.clip_grad_norm_
     rng = random.Random(config.seed)
     target_tensor = torch.as_tensor(targets, dtype=torch.float32)
-    log, best, best_score = TrainingLog(), None, (-math.inf, -math.inf)
+    log = TrainingLog(precision=str(dtype or torch.float32).removeprefix("torch."))
+    best, best_score = None, (-math.inf, -math.inf)
+    micro = config.micro_batch_size or config.batch_size
 
     def batches() -> Iterator[list[int]]:
         while True:
             yield from length_batches(lengths, config.batch_size, rng)
 
+    def gradients(batch: list[int], step: int, micro: int) -> float:
+        """Accumulate the batch's gradient in micro-batches of ``micro``; the batch's mean loss. DDP averages the
+        processes' gradients, so each loss is weighted by its share of the whole batch: the average is then the
+        gradient of the whole batch's loss. A process with no share (a last batch smaller than the number of
+        processes) must still join the gradient all-reduce, so it runs the batch's first example at weight 0."""
+        share = batch[rank::world]
+        examples = share or batch[:1]
+        chunks = [examples[i:i + micro] for i in range(0, len(examples), micro)]
+        optimizer.zero_grad(set_to_none=True)
+        total_loss = 0.0
+        for number, chunk in enumerate(chunks, start=1):
+            sync = accelerator is None or number == len(chunks)
+            with nullcontext() if sync else accelerator.no_sync(module):
+                with autocast(device, dtype):
+                    logits = forward(module, chunk)
+                loss = loss_fn(logits.float(), to_device(target_tensor[chunk], device), (step - 1) / total)
+                if not torch.isfinite(loss.detach()).all():
+                    raise TrainingDiverged(label, step, total, float(loss.detach().float().mean()), config)
+                backward(loss * ((len(chunk) if share else 0) * world / len(batch)))
+            total_loss += loss.item() * len(chunk)
+        return total_loss / len(examples)
+
     model.train()
     with progress_bar(f"train {label}", total) as advance:
         for step, batch in zip(range(1, total + 1), batches(), strict=False):
-            # DDP averages the processes' gradients, so each loss is weighted by its process's share of the batch:
-            # the average is then the gradient of the whole batch's loss (exactly so for means over examples). A
-            # process with no share (a last batch smaller than the number of processes) must still join the
-            # gradient all-reduce, so it runs the batch's first example at weight 0.
-            share = batch[rank::world]
-            examples = share or batch[:1]
-            with autocast(device, dtype):
-                logits = forward(module, examples)
-            loss = loss_fn(logits.float(), target_tensor[examples].to(device), (step - 1) / total)
-            if not torch.isfinite(loss.detach()).all():
-                raise TrainingDiverged(label, step, total, float(loss.detach().float().mean()), config)
-            optimizer.zero_grad(set_to_none=True)
-            backward(loss * (len(share) * world / len(batch)))
+            fits = min(micro, len(batch))  # a short last batch is no reason to halve the micro-batch of later ones
+            loss_value, fitted = halving_on_oom(lambda size, batch=batch, step=step: gradients(batch, step, size), fits,
+                                                config.auto_batch_size, f"training {label}", where=f"model {label}")
+            micro = fitted if fitted < fits else micro
             if config.grad_clip:
                 clip_grad_norm(params, config.grad_clip)
             optimizer.step()
             schedule.step()
-            log.steps = step
-            advance(1, loss=loss.item())
+            log.steps, log.micro_batch_size = step, micro
+            advance(1, loss=loss_value)
             if evaluate is not None and config.early_stopping and (step % eval_every == 0 or step == total):
                 model.eval()
                 accuracy, val_loss = evaluate()

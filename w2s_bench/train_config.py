@@ -21,6 +21,13 @@ class TrainConfig:
     Defaults start from Burns et al. 2023 (soft labels, AdamW, batch 32, 2 epochs, small learning
     rate); ``min_steps`` guarantees a floor of optimiser steps when a ``--limit`` makes an epoch
     tiny. Model aliases override these per family (``w2s_bench.models.registry``).
+
+    Memory settings change how a step is computed, not what it computes: ``batch_size`` examples make
+    one optimiser step whatever ``micro_batch_size`` is (the batch is split into micro-batches whose
+    gradients accumulate; None: one micro-batch), and with ``auto_batch_size`` a micro-batch (or an
+    inference batch) that runs out of memory is halved and the step retried. ``gradient_checkpointing``
+    recomputes activations in the backward pass instead of storing them (transformers' activation
+    checkpointing); ``compile`` runs the model through ``torch.compile`` (nn.Module.compile).
     """
 
     lr: float = 5e-5
@@ -36,6 +43,10 @@ class TrainConfig:
     early_stopping: bool = True
     device: str = "auto"
     dtype: str = "auto"
+    micro_batch_size: int | None = None
+    auto_batch_size: bool = True
+    gradient_checkpointing: bool = False
+    compile: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -47,6 +58,7 @@ class TrainConfig:
             ("max_length", self.max_length >= 1, ">= 1"), ("warmup_fraction", 0 <= self.warmup_fraction <= 1, "in [0, 1]"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"), ("grad_clip", self.grad_clip >= 0, ">= 0 (0: no clipping)"),
             ("evals_per_epoch", self.evals_per_epoch >= 1, ">= 1"),
+            ("micro_batch_size", self.micro_batch_size is None or self.micro_batch_size >= 1, ">= 1 (or none: the batch)"),
             ("dtype", self.dtype in DTYPES, f"one of {', '.join(DTYPES)}"),
         ):
             if not valid:

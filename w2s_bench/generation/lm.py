@@ -23,7 +23,8 @@ import torch
 
 from w2s_bench.errors import W2SError
 from w2s_bench.models.hf import is_decoder, wrap_lora
-from w2s_bench.train import autocast, pick_device, pick_dtype
+from w2s_bench.models.loading import AUTO_ATTENTION, check_quantization, load_model, quantization_config
+from w2s_bench.train import autocast, pick_device, pick_dtype, to_device
 
 
 @dataclass
@@ -81,10 +82,11 @@ class CausalLM:
                 cache: Any = None, use_cache: bool = False) -> tuple[torch.Tensor, Any]:
         """``(logits [B, T, V] float32, cache)``. With ``cache`` (a ``transformers`` Cache holding the earlier
         tokens) only the new tokens are passed and ``attention_mask`` covers cached and new positions."""
-        kwargs: dict[str, Any] = {"input_ids": input_ids.to(self.device), "attention_mask": attention_mask.to(self.device),
+        kwargs: dict[str, Any] = {"input_ids": to_device(input_ids, self.device),
+                                  "attention_mask": to_device(attention_mask, self.device),
                                   "use_cache": use_cache or cache is not None}
         if position_ids is not None:
-            kwargs["position_ids"] = position_ids.to(self.device)
+            kwargs["position_ids"] = to_device(position_ids, self.device)
         if cache is not None:
             kwargs[self.cache_keyword] = cache
         with autocast(self.device, self.autocast_dtype):
@@ -101,12 +103,14 @@ def context_length(config: Any) -> int:
 
 
 def load_causal_lm(name: str, *, device: str = "auto", dtype: str = "auto", lora: dict[str, Any] | bool | None = None,
-                   trust_remote_code: bool = False, revision: str | None = None, data_dir: str | None = None) -> CausalLM:
+                   trust_remote_code: bool = False, revision: str | None = None, data_dir: str | None = None,
+                   attn_implementation: str = AUTO_ATTENTION, load_in_8bit: bool = False,
+                   load_in_4bit: bool = False) -> CausalLM:
     """Load ``name`` (an alias, a local folder or a hub id) as a causal LM in eval mode.
 
     ``data_dir`` reaches aliases whose build reads a local mirror (the offline ladder; default
     ``$W2S_BENCH_DATA_DIR``). A model without a causal-LM head (an encoder such as minilm-l6, or TF-IDF)
-    is a clear error.
+    is a clear error. Attention and 8-bit / 4-bit weights: see ``w2s_bench.models.loading``.
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -114,6 +118,9 @@ def load_causal_lm(name: str, *, device: str = "auto", dtype: str = "auto", lora
     from w2s_bench.models.registry import fetch, resolve
 
     spec = resolve(name).with_params({"revision": revision} if revision else {})
+    torch_device = pick_device(device)
+    with_lora = lora is not None and lora is not False
+    check_quantization(load_in_8bit, load_in_4bit, torch_device, with_lora, False, name)
     if spec.kind != "hf":
         raise W2SError(f"model {name!r} is not a transformer, so it cannot generate text", where=f"model {name!r}",
                        fix="use a causal LM: offline-lm-s, offline-lm-m, offline-lm-l, gpt2, pythia-*, qwen2.5-* ...")
@@ -129,10 +136,13 @@ def load_causal_lm(name: str, *, device: str = "auto", dtype: str = "auto", lora
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    model = AutoModelForCausalLM.from_pretrained(path, config=config, **kwargs)
+    quantization = quantization_config(load_in_8bit, load_in_4bit)
+    model = load_model(AutoModelForCausalLM, path, config, kwargs, name=name, attn_implementation=attn_implementation,
+                       quantization=quantization, device=torch_device)
     keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-    if lora is not None and lora is not False:
-        model = wrap_lora(model, {} if lora is True else dict(lora))
-    torch_device = pick_device(device)
-    return CausalLM(model.to(torch_device).eval(), tokenizer, torch_device, pick_dtype(dtype, torch_device), name,
+    if with_lora:
+        model = wrap_lora(model, {} if lora is True else dict(lora), quantized=quantization is not None)
+    if quantization is None:  # a quantized model was placed as it loaded and cannot be moved
+        model = model.to(torch_device)
+    return CausalLM(model.eval(), tokenizer, torch_device, pick_dtype(dtype, torch_device), name,
                     context_length(config), keyword)

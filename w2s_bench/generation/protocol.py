@@ -45,7 +45,7 @@ from w2s_bench.generation.task import LoadedGeneration
 from w2s_bench.train import TrainConfig, TrainingDiverged, TrainingLog
 
 STEPS = ("weak", "ceiling", "w2s", "base")  # the models a generation run reports on (the tuned LM writes as "weak")
-_LOADING = ("device", "dtype", "lora", "trust_remote_code", "revision")
+_LOADING = ("device", "dtype", "lora", "trust_remote_code", "revision", "attn_implementation", "load_in_8bit", "load_in_4bit")
 _TRAINING = tuple(f.name for f in fields(TrainConfig))
 
 

@@ -13,7 +13,7 @@ task's unlabeled text with a language-modelling objective before ``fit``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,15 +24,19 @@ from w2s_bench.distributed import get_accelerator
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
 from w2s_bench.models.base import Loss
+from w2s_bench.models.loading import AUTO_ATTENTION, check_quantization, load_model, quantization_config
 from w2s_bench.train import (
     TrainConfig,
     TrainingLog,
     autocast,
+    enable_checkpointing,
+    halving_on_oom,
     length_batches,
     pad_batch,
     pick_device,
     pick_dtype,
     soft_cross_entropy,
+    to_device,
     train_loop,
 )
 
@@ -61,10 +65,16 @@ def is_decoder(config: Any) -> bool:
     return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
-def wrap_lora(model: torch.nn.Module, overrides: dict[str, Any]) -> torch.nn.Module:
+def wrap_lora(model: torch.nn.Module, overrides: dict[str, Any], quantized: bool = False) -> torch.nn.Module:
     """peft LoRA adapters on every linear layer (r 16, alpha 32, dropout 0.05 unless ``overrides`` say otherwise);
-    the base weights are frozen. Shared by this estimator and the generation family's causal LMs."""
+    the base weights are frozen. Shared by this estimator and the generation family's causal LMs. A ``quantized``
+    (bitsandbytes) model is first prepared as QLoRA needs: norms in float32, inputs that carry gradients."""
     from peft import LoraConfig, get_peft_model
+
+    if quantized:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 
     settings = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear", **overrides}
     return get_peft_model(model, LoraConfig(**settings))
@@ -110,6 +120,15 @@ class BackboneWithHead(torch.nn.Module):
         torch.nn.init.normal_(self.head.weight, std=0.02)
         torch.nn.init.zeros_(self.head.bias)
 
+    @property
+    def supports_gradient_checkpointing(self) -> bool:
+        return bool(getattr(self.backbone, "supports_gradient_checkpointing", False))
+
+    def activation_checkpointing_enable(self, checkpoint_kwargs: dict[str, Any] | None = None) -> None:
+        """The training loop's ``gradient_checkpointing`` reaches the backbone through here (the head is one layer);
+        ``enable_checkpointing`` chooses the backbone's checkpointing arguments as it does for any model."""
+        enable_checkpointing(self.backbone, getattr(self.backbone, "name_or_path", "backbone"))
+
     def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The one vector per text that the head reads; frozen-feature probes read the same (``embed``)."""
         states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -132,16 +151,20 @@ class HFEstimator:
 
     def __init__(self, path: str, config: TrainConfig, *, revision: str | None = None, pooling: str = "auto",
                  num_hidden_layers: int | None = None, lora: dict[str, Any] | bool | None = None,
-                 trust_remote_code: bool = False, random_init: bool = False, name: str | None = None) -> None:
+                 trust_remote_code: bool = False, random_init: bool = False, attn_implementation: str = AUTO_ATTENTION,
+                 load_in_8bit: bool = False, load_in_4bit: bool = False, name: str | None = None) -> None:
         if pooling not in POOLINGS:
             raise W2SError(f"unknown pooling {pooling!r}", where="pooling", fix=f"use one of {POOLINGS}")
         self.path, self.config, self.name = path, config, name or path
         self.load_kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
         self.pooling, self.num_hidden_layers, self.random_init = pooling, num_hidden_layers, random_init
+        self.attn_implementation = attn_implementation
         # LoRA is on for True or a dict of LoraConfig overrides, including {} (the defaults): not a truthiness test
         self.lora: dict[str, Any] | None = {} if lora is True else None if lora is False else lora
         accelerator = get_accelerator()  # when distributed, each process has its own device (GPU), whatever --device says
         self.device = accelerator.device if accelerator is not None else pick_device(config.device)
+        check_quantization(load_in_8bit, load_in_4bit, self.device, self.lora is not None, random_init, self.name)
+        self.quantization = quantization_config(load_in_8bit, load_in_4bit)
         self.model: BackboneWithHead | None = None
         self.training_log: TrainingLog | None = None
         self.lm_state: dict[str, torch.Tensor] | None = None  # backbone weights after lm_finetune (CPU)
@@ -152,16 +175,20 @@ class HFEstimator:
         if any, and gets LoRA adapters if asked; ``base=True`` skips both (frozen features, ``embed``)."""
         from transformers import AutoModel
 
-        model_config, kwargs = self._load_config()
+        model_config, kwargs = self.load_config()
         pooling = self.pooling if self.pooling != "auto" else ("last" if is_decoder(model_config) else "mean")
         backbone = self._pretrained(AutoModel, model_config, kwargs)
         if self.lm_state is not None and not base:
             _restore_lm_state(backbone, self.lm_state)
         if self.lora is not None and not base:
             backbone = self._wrap_lora(backbone)
-        return BackboneWithHead(backbone, model_config.hidden_size, num_outputs, pooling).to(self.device)
+        model = BackboneWithHead(backbone, model_config.hidden_size, num_outputs, pooling)
+        if self.quantization is not None:  # placed on the device as it loaded; bitsandbytes weights cannot be moved
+            model.head.to(self.device)
+            return model
+        return model.to(self.device)
 
-    def _load_config(self) -> tuple[Any, dict[str, Any]]:
+    def load_config(self) -> tuple[Any, dict[str, Any]]:
         """The model config (with the num_hidden_layers cut) and the loading kwargs; sets ``self.tokenizer``."""
         from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -179,12 +206,12 @@ class HFEstimator:
     def _pretrained(self, auto_class: Any, model_config: Any, kwargs: dict[str, Any]) -> torch.nn.Module:
         """``auto_class`` (AutoModel, AutoModelForCausalLM, ...) with the pretrained or seeded random weights."""
         torch.manual_seed(self.config.seed)
-        if self.random_init:
-            return auto_class.from_config(model_config)
-        return auto_class.from_pretrained(self.path, config=model_config, **kwargs)
+        return load_model(auto_class, self.path, model_config, kwargs, name=self.name,
+                          attn_implementation=self.attn_implementation, random_init=self.random_init,
+                          quantization=self.quantization, device=self.device)
 
     def _wrap_lora(self, backbone: torch.nn.Module) -> torch.nn.Module:
-        return wrap_lora(backbone, self.lora or {})
+        return wrap_lora(backbone, self.lora or {}, quantized=self.quantization is not None)
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, truncation=True, max_length=self.config.max_length)["input_ids"]
@@ -231,7 +258,18 @@ class HFEstimator:
         """``input_ids`` and ``attention_mask`` on the device, right-padded (pooling finds the last real
         token either way)."""
         input_ids, attention_mask = pad_batch(flat, self.tokenizer.pad_token_id)
-        return input_ids.to(self.device), attention_mask.to(self.device)
+        return to_device(input_ids, self.device), to_device(attention_mask, self.device)
+
+    def _in_batches(self, batch: list[int], size: int, compute: Callable[[list[int]], torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """``compute`` over ``batch`` (example indices) in chunks of ``size`` examples, concatenated; a chunk that runs
+        out of memory halves ``size`` (``auto_batch_size``), which is returned for the batches after this one."""
+        def run(chunk_size: int) -> torch.Tensor:
+            return torch.cat([compute(batch[i:i + chunk_size]).float().cpu() for i in range(0, len(batch), chunk_size)])
+
+        fits = min(size, len(batch))
+        out, fitted = halving_on_oom(run, fits, self.config.auto_batch_size, f"inference with {self.name}",
+                                     where=f"model {self.name!r}")
+        return out, fitted if fitted < fits else size
 
     @torch.no_grad()
     def predict_proba(self, examples: Sequence[Example]) -> np.ndarray:
@@ -242,10 +280,15 @@ class HFEstimator:
         lengths = [max(len(ids) for ids in e) for e in encoded]
         dtype = pick_dtype(self.config.dtype, self.device)
         probs = np.zeros((len(examples), 0), dtype=np.float64)
-        for batch in length_batches(lengths, self.config.eval_batch_size, rng=None):
+        size = self.config.eval_batch_size
+
+        def logits_of(chunk: list[int]) -> torch.Tensor:
             with autocast(self.device, dtype):
-                logits = self._logits(self.model, [encoded[i] for i in batch]).float()
-            batch_probs = torch.softmax(logits, dim=-1).cpu().numpy().astype(np.float64)
+                return self._logits(self.model, [encoded[i] for i in chunk])
+
+        for batch in length_batches(lengths, self.config.eval_batch_size, rng=None):
+            logits, size = self._in_batches(batch, size, logits_of)
+            batch_probs = torch.softmax(logits, dim=-1).numpy().astype(np.float64)
             if probs.shape[1] == 0:
                 probs = np.zeros((len(examples), batch_probs.shape[1]))
             probs[batch] = batch_probs
@@ -253,10 +296,12 @@ class HFEstimator:
 
     # -- frozen features and generative finetuning ---------------------------------------------------
     def _embed_key(self) -> tuple[Any, ...]:
-        """What frozen features depend on (the autocast dtype too: bfloat16 features differ)."""
+        """What frozen features depend on (the autocast dtype and the weights' quantization too: bfloat16 or 4-bit
+        features differ)."""
         c = self.config
         return (self.path, self.load_kwargs["revision"], self.num_hidden_layers, self.pooling, c.max_length,
-                self.random_init, c.seed if self.random_init else None, str(pick_dtype(c.dtype, self.device)))
+                self.random_init, c.seed if self.random_init else None, str(pick_dtype(c.dtype, self.device)),
+                self.attn_implementation, None if self.quantization is None else self.quantization.to_json_string())
 
     @torch.no_grad()
     def embed(self, examples: Sequence[Example]) -> np.ndarray:
@@ -273,11 +318,16 @@ class HFEstimator:
             model = self._load(1, base=True).eval()
             encoded = self._encode_examples(missing)
             dtype = pick_dtype(self.config.dtype, self.device)
-            for batch in length_batches([max(map(len, e)) for e in encoded], self.config.eval_batch_size, rng=None):
+            size = self.config.eval_batch_size
+
+            def features_of(chunk: list[int]) -> torch.Tensor:
                 with autocast(self.device, dtype):
-                    pooled = model.features(*self._pad([ids for i in batch for ids in encoded[i]]))
+                    return model.features(*self._pad([ids for i in chunk for ids in encoded[i]]))
+
+            for batch in length_batches([max(map(len, e)) for e in encoded], self.config.eval_batch_size, rng=None):
+                pooled, size = self._in_batches(batch, size, features_of)
                 splits = np.cumsum([len(encoded[i]) for i in batch])[:-1]
-                for i, vectors in zip(batch, np.split(pooled.float().cpu().numpy(), splits), strict=True):
+                for i, vectors in zip(batch, np.split(pooled.numpy(), splits), strict=True):
                     cache[missing[i]] = vectors
         stacked = np.stack([cache[ex.texts] for ex in examples])
         return stacked if examples[0].is_candidates else stacked[:, 0]
@@ -297,7 +347,7 @@ class HFEstimator:
         """
         from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
-        model_config, kwargs = self._load_config()
+        model_config, kwargs = self.load_config()
         objective = _lm_objective(model_config, self.tokenizer, self.name)
         lm = self._pretrained(AutoModelForCausalLM if objective == "causal" else AutoModelForMaskedLM, model_config, kwargs)
         if self.lm_state is not None:

@@ -28,7 +28,9 @@ from w2s_bench.train_config import TrainConfig
 # student then copies its supervisor's errors (PGR 0.07). See the README's "Measurements".
 _SMALL_ENCODER = {"lr": 1e-4, "epochs": 2, "min_steps": 60, "max_length": 128}
 _DECODER = {"lr": 1e-5, "epochs": 2, "max_length": 512}
-_LARGE_DECODER = {**_DECODER, "lora": {"r": 16}, "batch_size": 32}
+# 3B and up: LoRA adapters, and activations recomputed in the backward pass rather than stored (the memory
+# `--dry_run` estimates; README "GPU and large models")
+_LARGE_DECODER = {**_DECODER, "lora": {"r": 16}, "batch_size": 32, "gradient_checkpointing": True}
 # the offline LM ladder: small, so a larger learning rate, and a context of its pretraining block (128 tokens)
 _OFFLINE_LM = {"lr": 1e-4, "epochs": 2, "min_steps": 60, "max_length": 128}
 

@@ -95,11 +95,14 @@ class JudgeRecord:
 
 @dataclass(kw_only=True)
 class TrainingLog:
-    """One fit: optimiser steps, the step early stopping kept, and the validation evaluations."""
+    """One fit: optimiser steps, the step early stopping kept, the validation evaluations, the micro-batch size the
+    steps ended with (smaller than the settings' after halving on out-of-memory) and the autocast precision."""
 
     steps: int
     best_step: int | None
     evals: list[dict[str, float]] = field(default_factory=list)
+    micro_batch_size: int | None = None  # None: a record written before w2s-bench recorded it
+    precision: str | None = None  # "float32", "bfloat16", "float16"
 
 
 @dataclass(kw_only=True)
