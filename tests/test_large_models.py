@@ -220,6 +220,15 @@ def test_sdpa_where_the_architecture_has_it_eager_otherwise(no_dropout_bert, tmp
     assert eager._load(2).backbone.config._attn_implementation == "eager"
 
 
+def test_generation_lms_load_through_the_same_attention_and_quantization_checks(tiny_gpt2):
+    from w2s_bench.generation.lm import load_causal_lm
+
+    assert load_causal_lm(tiny_gpt2, device="cpu").model.config._attn_implementation == "sdpa"
+    assert load_causal_lm(tiny_gpt2, device="cpu", attn_implementation="eager").model.config._attn_implementation == "eager"
+    with pytest.raises(W2SError, match="load_in_8bit needs"):
+        load_causal_lm(tiny_gpt2, device="cpu", load_in_8bit=True, lora=True)
+
+
 def test_bitsandbytes_settings_fail_clearly_before_loading(no_dropout_bert, monkeypatch):
     real_find_spec = loading.importlib.util.find_spec
 

@@ -66,12 +66,12 @@ class MemoryEstimate:
 def estimate_training_memory(estimator: HFEstimator, nominal_size: float = 0.0, num_outputs: int = 2) -> MemoryEstimate:
     """The estimate for ``estimator`` as configured (nothing is loaded but its config and tokenizer files);
     ``nominal_size`` (millions of parameters) stands in when the model's config cannot be read."""
+    from transformers import AutoModel
+
     config = estimator.config
     compute = pick_dtype(config.dtype, estimator.device) or torch.float32
     quantized = next((name for name in _QUANTIZED_BYTES if getattr(estimator.quantization, name, False)), None)
     micro = config.micro_batch_size or config.batch_size
-    from transformers import AutoModel
-
     try:
         model_config, _ = estimator.load_config()
         with torch.device("meta"):
@@ -82,7 +82,7 @@ def estimate_training_memory(estimator: HFEstimator, nominal_size: float = 0.0, 
     except Exception:  # an unreadable or remote-code config: the nominal size, no activations
         model_config, backbone = None, None
     if backbone is None:
-        parameters, head = int(nominal_size * 1e6), 0
+        parameters = int(nominal_size * 1e6)
         trainable = parameters if estimator.lora is None else 0
         weight_bytes = parameters * (_QUANTIZED_BYTES.get(quantized or "", 0) or 4.0)
         weights_dtype, trainable_bytes, per_token = "float32 (assumed)", trainable * 4.0, None
