@@ -139,6 +139,9 @@ def test_a_generation_run_is_deterministic_records_and_samples_and_a_rerun_reuse
                 "w2s_distinct_1", "w2s_distinct_2", "base_ppl", "ceiling_length"):
         assert key in record.metrics
     assert record.config.judge.identity["task"] == "w2s_demo_sentiment" and record.config.judge.test_acc > 0.5
+    for step in ("weak", "ceiling", "w2s"):  # the fits' logs carry what classification records carry
+        log = record.training[step]
+        assert log.steps >= 4 and log.micro_batch_size == 8 and log.precision == "float32", (step, log)
     assert {"gen_weak computed", "gen_ceiling computed", "gen_w2s computed", "gen_base computed", "judge computed",
             "gen_judged computed"} <= set(first.store_counts)
 

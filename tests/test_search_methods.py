@@ -204,3 +204,39 @@ def test_a_schema_4_generation_record_reads_with_the_weak_floor_and_no_win_rate(
     assert record.metrics["pgr_floor"] == "weak" and record.metrics["win_rate"] is None
     with pytest.raises(Exception, match="metrics.pgr_floor"):
         parse_record({**v4, "schema_version": 5})  # a version 5 record must say its floor
+
+
+@pytest.mark.slow  # two search cells on tiny LMs: about 20 s on 2 idle cores
+def test_a_named_tuned_model_steers_the_search_in_place_of_the_harness_tuned_one(tmp_path, task_file, tiny_lm_factory):
+    from w2s_bench.generation.lm import load_causal_lm
+    from w2s_bench.generation.search import LogRatioScorer, SearchParams, chunk_beam_search
+    from w2s_bench.generation.settings import GenerationSettings
+
+    weak, strong, tuned = tiny_lm_factory(32, 1), tiny_lm_factory(32, 2), tiny_lm_factory(48, 1)
+    named = f"w2s_search(w=2,k=2,l=4,tuned={tuned})"
+    out = tmp_path / "out"
+    assert _cli(task_file, weak, strong, f"w2s_search(w=2,k=2,l=4),{named}", tmp_path / "cache",
+                "--output_path", str(out)) == 0
+    records = {r.method: r for r in read_results(out)}
+    own, steered = records["w2s_search(w=2,k=2,l=4)"], records[named]
+    assert steered.artefacts["w2s"].key != own.artefacts["w2s"].key
+    assert steered.artefacts["weak"].key == own.artefacts["weak"].key  # the weak row stays the harness's tuned LM
+    # the search with the named pair, called directly with the run's seed, writes what the run wrote
+    rows = read_samples(out, steered)
+    expected = chunk_beam_search(load_causal_lm(strong), [r.prompt for r in rows], GenerationSettings(max_new_tokens=8),
+                                 LogRatioScorer(load_causal_lm(tuned), load_causal_lm(weak)), SearchParams(2, 2, 4), seed=0)
+    assert [r.outputs["w2s"] for r in rows] == [g.text for g in expected]
+    assert [r.outputs["w2s"] for r in rows] != [r.outputs["w2s"] for r in read_samples(out, own)]
+
+
+def test_a_named_tuned_model_is_checked_while_the_sweep_is_planned(tmp_path, task_file, tiny_lm_factory, tiny_bert,
+                                                                   capsys, monkeypatch):
+    from w2s_bench.generation import protocol
+
+    monkeypatch.setattr(protocol, "sft", lambda *a, **k: pytest.fail("trained before the check"))
+    lm = tiny_lm_factory()
+    assert _cli(task_file, lm, lm, f"best_of_n(n=2,tuned={tiny_bert})", tmp_path / "cache") == 2
+    _one_line_error(capsys, "cannot generate text", f"tuned={tiny_bert}")
+    other = _other_vocabulary_lm(tmp_path / "other")
+    assert _cli(task_file, lm, lm, f"eft(tuned={other})", tmp_path / "cache") == 2
+    _one_line_error(capsys, "does not share the vocabulary", repr(other))

@@ -58,8 +58,7 @@ class Fitted:
 
 def _training_log(estimator: Estimator) -> dict[str, Any] | None:
     log = getattr(estimator, "training_log", None)
-    return None if log is None else {"steps": log.steps, "best_step": log.best_step, "evals": log.evals,
-                                     "micro_batch_size": log.micro_batch_size, "precision": log.precision}
+    return None if log is None else log.as_record()
 
 
 def _supervisor_name(model: str, member: int) -> str:

@@ -42,7 +42,7 @@ from w2s_bench.generation.sampling import sample
 from w2s_bench.generation.scoring import token_logprobs
 from w2s_bench.generation.sft import sft
 from w2s_bench.generation.task import LoadedGeneration
-from w2s_bench.train import TrainConfig, TrainingDiverged, TrainingLog
+from w2s_bench.train import TrainConfig, TrainingDiverged
 
 STEPS = ("weak", "ceiling", "w2s", "base")  # the models a generation run reports on (the tuned LM writes as "weak")
 _LOADING = ("device", "dtype", "lora", "trust_remote_code", "revision", "attn_implementation", "load_in_8bit", "load_in_4bit")
@@ -132,7 +132,7 @@ class GenerationProtocol:
                   label: str) -> tuple[CausalLM, dict[str, Any]]:
         """``name`` finetuned on the pairs, with its training log."""
         lm = self.load(role, name)
-        return lm, _logged(sft(lm, prompts, continuations, self.train_config(role, name), label=label))
+        return lm, sft(lm, prompts, continuations, self.train_config(role, name), label=label).as_record()
 
     def sampling_seed(self, salt: int = 0) -> int:
         """The seed every model samples with (``salt`` 0: on the test prompts); prompt i's own seed is derived
@@ -212,7 +212,7 @@ class GenerationProtocol:
                       label=f"weak {model}")
             arrays = {name: tensor.detach().float().cpu().numpy() for name, tensor in lm.model.state_dict().items()
                       if name in weights}
-            return Artefact(arrays, {"training": _logged(log), "seconds": time.perf_counter() - start})
+            return Artefact(arrays, {"training": log.as_record(), "seconds": time.perf_counter() - start})
 
         step, parts = self.tuned_key(model)
         label = f"tuned weak LM {model} (task {self.loaded.task.name}, seed {self.seed})"
@@ -309,7 +309,3 @@ class GenerationProtocol:
             self._memo["judge"] = self.judge.describe(self.judge_context)
         return self._memo["judge"]
 
-
-def _logged(log: TrainingLog) -> dict[str, Any]:
-    """A training log as the records store it."""
-    return {"steps": log.steps, "best_step": log.best_step, "evals": log.evals}
