@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,7 @@ class Fitted:
 
 def _training_log(estimator: Estimator) -> dict[str, Any] | None:
     log = getattr(estimator, "training_log", None)
-    return None if log is None else log.as_record()
+    return None if log is None else asdict(log)
 
 
 def _supervisor_name(model: str, member: int) -> str:

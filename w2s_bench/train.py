@@ -15,7 +15,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -185,10 +185,6 @@ class TrainingLog:
     evals: list[dict[str, float]] = field(default_factory=list)
     micro_batch_size: int | None = None  # examples per forward/backward at the end (after any halving on OOM)
     precision: str | None = None  # the autocast dtype the steps ran in ("float32": none)
-
-    def as_record(self) -> dict[str, Any]:
-        """The log as run records and artefacts store it (``records.TrainingLog`` reads it back)."""
-        return asdict(self)
 
 
 def train_loop(model: torch.nn.Module, forward: Callable[[torch.nn.Module, list[int]], torch.Tensor],

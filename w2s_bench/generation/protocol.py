@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -132,7 +132,7 @@ class GenerationProtocol:
                   label: str) -> tuple[CausalLM, dict[str, Any]]:
         """``name`` finetuned on the pairs, with its training log."""
         lm = self.load(role, name)
-        return lm, sft(lm, prompts, continuations, self.train_config(role, name), label=label).as_record()
+        return lm, asdict(sft(lm, prompts, continuations, self.train_config(role, name), label=label))
 
     def sampling_seed(self, salt: int = 0) -> int:
         """The seed every model samples with (``salt`` 0: on the test prompts); prompt i's own seed is derived
@@ -212,7 +212,7 @@ class GenerationProtocol:
                       label=f"weak {model}")
             arrays = {name: tensor.detach().float().cpu().numpy() for name, tensor in lm.model.state_dict().items()
                       if name in weights}
-            return Artefact(arrays, {"training": log.as_record(), "seconds": time.perf_counter() - start})
+            return Artefact(arrays, {"training": asdict(log), "seconds": time.perf_counter() - start})
 
         step, parts = self.tuned_key(model)
         label = f"tuned weak LM {model} (task {self.loaded.task.name}, seed {self.seed})"
