@@ -156,6 +156,12 @@ class GenerationProtocol:
     def weak_key(self, model: str) -> tuple[str, dict[str, Any]]:
         return "gen_weak", {**self._parts, "model": self.identity("weak", model), "settings": self._settings()}
 
+    def demonstrations_key(self, model: str, member: int) -> tuple[str, dict[str, Any]]:
+        """Member 0's demonstrations are the weak step's; member k's another sample of the same tuned LM."""
+        if member == 0:
+            return self.weak_key(model)
+        return "gen_demos", {**self.weak_key(model)[1], "member": member}
+
     def ceiling_key(self, model: str) -> tuple[str, dict[str, Any]]:
         return "gen_ceiling", {**self._parts, "model": self.identity("strong", model), "settings": self._settings()}
 
@@ -178,9 +184,10 @@ class GenerationProtocol:
 
     def cell_keys(self, weak_model: str, strong_model: str, method: Any) -> list[tuple[str, str]]:
         """(step, key) of the texts one cell needs (judge scores are keyed by these, so counted with them)."""
-        wanted = [self.tuned_key(weak_model), self.weak_key(weak_model), self.ceiling_key(strong_model),
+        members = [part for m, k in method.supervisors(weak_model) for part in (self.tuned_key(m), self.demonstrations_key(m, k))]
+        wanted = [self.tuned_key(weak_model), self.weak_key(weak_model), *members, self.ceiling_key(strong_model),
                   self.base_key(strong_model), self.w2s_key(weak_model, strong_model, method)]
-        return [(step, self.store.key(step, parts)) for step, parts in wanted]
+        return list(dict.fromkeys((step, self.store.key(step, parts)) for step, parts in wanted))  # members repeat
 
     # -- steps -----------------------------------------------------------------------------------------
     def _step(self, step_and_parts: tuple[str, dict[str, Any]], compute: Callable[[], Written], what: str) -> Written:
@@ -245,6 +252,21 @@ class GenerationProtocol:
                            training, {"train_b_confidence": [c if np.isfinite(c) else None for c in confidence]})
 
         return self._step(self.weak_key(model), compute, f"weak supervisor {model}")
+
+    def member_demonstrations(self, model: str, member: int) -> list[str]:
+        """train_b's demonstrations from weak ensemble member ``member`` of the tuned weak LM ``model``: member 0's
+        are the weak step's, member k's are the same tuned LM sampled with another seed (salt 1 + k)."""
+        if member == 0:
+            return list(self.weak(model).outputs["train_b"])
+
+        def compute() -> Written:
+            start = time.perf_counter()
+            demos = self.write(self.tuned(model).lm, [d.prompt for d in self.splits.train_b], salt=1 + member)
+            return Written({"train_b": demos}, time.perf_counter() - start)
+
+        written = self._step(self.demonstrations_key(model, member), compute,
+                             f"weak supervisor {model} (ensemble member {member})")
+        return list(written.outputs["train_b"])
 
     def ceiling(self, model: str) -> Written:
         """The strong LM after SFT on train_b's gold demonstrations."""

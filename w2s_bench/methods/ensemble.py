@@ -12,6 +12,12 @@ of train_a (see ``Protocol.weak``). Their labels on train_b are combined by
 
 The table's weak column stays the ``--weak`` model, so rows of different methods are comparable;
 the run record's ``supervision`` holds each member's and the combination's test accuracy.
+
+On generation tasks the members are tuned weak LMs (each SFT on train_a's gold, as the weak step's), and
+member k of a model is the same tuned LM sampled again with another seed; for each train_b prompt one of
+the members' demonstrations is kept (``w2s_bench.generation.combine``): ``mean`` the one with the highest
+mean log likelihood under the members' LMs, ``vote`` the one that agrees most with the others.
+``dawid_skene`` needs discrete votes, so it is classification only.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from w2s_bench.methods.base import Method, Supervision, register
 from w2s_bench.records.supervision import EnsembleMember, EnsembleSupervision
 
 if TYPE_CHECKING:
+    from w2s_bench.generation.protocol import GenerationProtocol
     from w2s_bench.protocol import Protocol
 
 COMBINERS = ("mean", "vote", "dawid_skene")
@@ -80,7 +87,9 @@ def dawid_skene_posterior(predictions: list[np.ndarray], accuracies: np.ndarray,
 class Ensemble(Method):
     def __init__(self, members: list[str], seeds: int, combine: str) -> None:
         super().__init__("ensemble", {"members": "+".join(members), "seeds": seeds, "combine": combine},
-                         "several weak supervisors, labels combined by mean, vote or Dawid-Skene reliability")
+                         "several weak supervisors: labels combined by mean, vote or Dawid-Skene reliability; "
+                         "demonstrations chosen per prompt by mean likelihood or agreement",
+                         ("classification", "generation"))
         self.members, self.seeds, self.combine = members, seeds, combine
 
     def models(self) -> dict[str, str]:
@@ -113,6 +122,38 @@ class Ensemble(Method):
         info = EnsembleSupervision(members=info_members, combine=self.combine,
                                    supervisor_test_acc=accuracy_of(combined["test"], protocol.splits.test))
         return Supervision(combined["train_b"], combined["val_b"], info)
+
+    # -- generation ------------------------------------------------------------------------------------
+    def check_generation(self, protocol: GenerationProtocol, weak_model: str, strong_model: str) -> None:
+        from w2s_bench.generation.family import check_causal
+
+        if self.combine == "dawid_skene":
+            raise W2SError("combine=dawid_skene weighs discrete votes, and a generation ensemble's members write text",
+                           where="--methods ensemble", fix='on generation tasks use combine=mean or combine=vote')
+        for model in dict.fromkeys(m for m, _ in self.supervisors(weak_model)):
+            check_causal(protocol.specs["weak"][model], f"--methods {self.name} (member {model})")
+
+    def demonstrations(self, protocol: GenerationProtocol, weak_model: str) -> tuple[list[str], list[str], dict | None]:
+        from w2s_bench.generation.combine import choose_by_agreement, choose_by_likelihood
+        from w2s_bench.generation.scoring import token_logprobs
+
+        supervisors = self.supervisors(weak_model)
+        prompts = [d.prompt for d in protocol.splits.train_b]
+        candidates = [protocol.member_demonstrations(m, k) for m, k in supervisors]
+        if self.combine == "vote":
+            chosen, rule = choose_by_agreement(candidates), "the most agreement (mean unigram F1) with the others"
+        else:
+            scorers = list(dict.fromkeys(m for m, _ in supervisors))
+            mean_logprobs = np.array([[[float(v.mean()) if len(v) else -np.inf
+                                        for v in token_logprobs(protocol.tuned(s).lm, prompts, texts, truncate=True)]
+                                       for texts in candidates] for s in scorers])
+            chosen = choose_by_likelihood(mean_logprobs)
+            rule = f"the highest mean token log probability under {'+'.join(scorers)}"
+        shares = ", ".join(f"{m}#{k} {chosen.count(j)}" for j, (m, k) in enumerate(supervisors))
+        info = {"kind": "demonstrations", "kept": len(prompts), "offered": len(prompts) * len(supervisors),
+                "selection": f"per prompt, of {len(supervisors)} members' demonstrations, the one with {rule} "
+                             f"(chosen per member: {shares})"}
+        return prompts, [candidates[j][i] for i, j in enumerate(chosen)], info
 
 
 @register("ensemble")
