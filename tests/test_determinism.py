@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from w2s_bench.examples import Example, one_hot
-from w2s_bench.models import hf
+from w2s_bench.models import features as frozen_features
 from w2s_bench.models.registry import build_estimator, resolve
 
 ATOL_PROBS = 1e-5
@@ -121,7 +121,7 @@ def test_embed_does_not_depend_on_eval_batch_size(request, monkeypatch, fixture,
     examples = make()
     features = {}
     for size in EVAL_BATCH_SIZES:
-        monkeypatch.setattr(hf, "_EMBED_CACHE", {})
+        monkeypatch.setattr(frozen_features, "_EMBED_CACHE", {})
         features[size] = estimator(request.getfixturevalue(fixture), eval_batch_size=size).embed(examples)
     reference = features[1]
     assert reference.shape[:-1] == ((len(examples), 3) if kind == "candidates" else (len(examples),))

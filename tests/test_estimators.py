@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from w2s_bench.examples import Example, one_hot
-from w2s_bench.models.hf import BackboneWithHead, HFEstimator
+from w2s_bench.models.head import BackboneWithHead
+from w2s_bench.models.hf import HFEstimator
 from w2s_bench.models.tfidf import TfidfLogReg
 from w2s_bench.train import TrainConfig
 

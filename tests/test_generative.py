@@ -9,7 +9,8 @@ import torch
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example, one_hot
 from w2s_bench.methods.generative import generative
-from w2s_bench.models.hf import HFEstimator, _mask_positions
+from w2s_bench.models.hf import HFEstimator
+from w2s_bench.models.lm_finetune import mask_positions
 from w2s_bench.train import TrainConfig
 
 CORPUS = ["the quick brown fox jumps over the lazy dog", "to be or not to be that is the question",
@@ -59,7 +60,7 @@ def test_masking_picks_real_tokens_only_and_at_least_one_per_text():
     attention_mask = (input_ids != 0).long()
     generator = torch.Generator().manual_seed(0)
     for _ in range(20):
-        chosen = _mask_positions(input_ids, attention_mask, torch.tensor([0, 101, 102]), generator)
+        chosen = mask_positions(input_ids, attention_mask, torch.tensor([0, 101, 102]), generator)
         assert chosen.any(dim=1).all() and not chosen[:, [0, 4, 5]].any() and not chosen[1, 2:].any()
 
 

@@ -7,7 +7,7 @@ import torch
 from test_estimators import keyword_examples  # tests/ is on sys.path (pytest's rootdir-less test modules)
 
 from w2s_bench.examples import one_hot
-from w2s_bench.models import hf
+from w2s_bench.models import features as frozen_features
 from w2s_bench.models.hf import HFEstimator
 from w2s_bench.models.registry import build_estimator, parse_model_args, resolve
 from w2s_bench.train import TrainConfig
@@ -24,7 +24,7 @@ def base_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def test_lora_from_the_command_line_trains_adapters_and_head_only(tiny_bert, monkeypatch):
     from transformers import AutoModel
 
-    monkeypatch.setattr(hf, "_EMBED_CACHE", {})
+    monkeypatch.setattr(frozen_features, "_EMBED_CACHE", {})
     spec = resolve(tiny_bert).with_params(parse_model_args(f"lora=true,{FAST}"))  # `--strong_args lora=true,...`
     estimator = build_estimator(spec, seed=0)
     train = keyword_examples(32)
@@ -38,7 +38,7 @@ def test_lora_from_the_command_line_trains_adapters_and_head_only(tiny_bert, mon
     assert any("lora_B" in n and p.abs().sum() > 0 for n, p in trainable.items())  # adapters moved from their zero init
     assert sum(p.numel() for p in trainable.values()) < 0.05 * sum(p.numel() for p in model.parameters())
     features = estimator.embed(train)  # frozen features read the pretrained weights, not the adapters
-    monkeypatch.setattr(hf, "_EMBED_CACHE", {})
+    monkeypatch.setattr(frozen_features, "_EMBED_CACHE", {})
     assert np.allclose(features, HFEstimator(tiny_bert, TrainConfig(max_length=16)).embed(train), atol=1e-6)
 
 

@@ -10,8 +10,9 @@ from test_estimators import keyword_examples  # tests/ is on sys.path (pytest's 
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example, one_hot
 from w2s_bench.methods.probe import probe, probe_knn
-from w2s_bench.models import hf
-from w2s_bench.models.hf import BackboneWithHead, HFEstimator
+from w2s_bench.models import features as frozen_features
+from w2s_bench.models.head import BackboneWithHead
+from w2s_bench.models.hf import HFEstimator
 from w2s_bench.models.probe import ProbeEstimator
 from w2s_bench.models.soft_targets import soft_target_rows
 from w2s_bench.models.tfidf import TfidfLogReg
@@ -103,7 +104,7 @@ def test_probe_rejects_a_loss_and_non_transformer_students():
 @pytest.fixture
 def forward_calls(monkeypatch) -> list[int]:
     """An empty embedding cache, and a list that grows by one per backbone forward pass."""
-    monkeypatch.setattr(hf, "_EMBED_CACHE", {})
+    monkeypatch.setattr(frozen_features, "_EMBED_CACHE", {})
     calls: list[int] = []
     features = BackboneWithHead.features
 

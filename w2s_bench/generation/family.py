@@ -40,11 +40,9 @@ def check_causal(spec: Any, option: str) -> None:
     if spec.kind != "hf":
         raise W2SError(f"model {spec.name!r} is not a language model, so it cannot generate text", where=option,
                        fix=CAUSAL_FIX)
-    from transformers import AutoConfig
+    from w2s_bench.models.backbone import Backbone, is_decoder
 
-    from w2s_bench.models.hf import is_decoder
-
-    config = AutoConfig.from_pretrained(str(spec.path), trust_remote_code=bool(spec.params.get("trust_remote_code")))
+    config = Backbone(str(spec.path), spec.name, trust_remote_code=bool(spec.params.get("trust_remote_code"))).model_config()
     if not is_decoder(config):
         raise W2SError(f"model {spec.name!r} (type {config.model_type!r}) is not a causal language model, so it "
                        "cannot generate text", where=option, fix=CAUSAL_FIX)

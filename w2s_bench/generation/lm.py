@@ -3,9 +3,9 @@
 Any name the model registry resolves works (``w2s_bench.models.registry``): the offline ladder
 (``offline-lm-s`` / ``-m`` / ``-l``, built on first use by ``w2s_bench.generation.ladder``), hub aliases
 (``gpt2`` ... ``gpt2-xl``, ``pythia-*``, ``qwen2.5-*``, ``llama3-8b``), a local folder or a hub id, fetched
-by the same code as for classification. Precision follows the training loop: bf16 autocast on CUDA
-only, never on CPU. ``trust_remote_code`` stays off unless asked for. LoRA (peft) wraps the model
-when asked, for finetuning adapters only.
+and loaded by the same code as for classification (``w2s_bench.models.backbone``). Precision follows the
+training loop: bf16 autocast on CUDA only, never on CPU. ``trust_remote_code`` stays off unless asked
+for. LoRA (peft) wraps the model when asked, for finetuning adapters only.
 
 Every text is encoded the same way for sampling, scoring and SFT: the model's BOS token (GPT-2's
 ``<|endoftext|>``), when it has one and the tokenizer does not add it, then the text's tokens; so a
@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from w2s_bench.errors import W2SError
-from w2s_bench.models.hf import is_decoder, wrap_lora
-from w2s_bench.models.loading import AUTO_ATTENTION, check_quantization, load_model, quantization_config
+from w2s_bench.models.backbone import Backbone, is_decoder
+from w2s_bench.models.loading import AUTO_ATTENTION, check_quantization, quantization_config
 from w2s_bench.train import autocast, pick_device, pick_dtype, to_device
 
 
@@ -112,8 +112,7 @@ def load_causal_lm(name: str, *, device: str = "auto", dtype: str = "auto", lora
     ``$W2S_BENCH_DATA_DIR``). A model without a causal-LM head (an encoder such as minilm-l6, or TF-IDF)
     is a clear error. Attention and 8-bit / 4-bit weights: see ``w2s_bench.models.loading``.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from transformers import AutoModelForCausalLM
 
     from w2s_bench.models.registry import fetch, resolve
 
@@ -124,25 +123,20 @@ def load_causal_lm(name: str, *, device: str = "auto", dtype: str = "auto", lora
     if spec.kind != "hf":
         raise W2SError(f"model {name!r} is not a transformer, so it cannot generate text", where=f"model {name!r}",
                        fix="use a causal LM: offline-lm-s, offline-lm-m, offline-lm-l, gpt2, pythia-*, qwen2.5-* ...")
-    path = fetch(spec, data_dir=data_dir)
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    kwargs = {"trust_remote_code": trust_remote_code, **({"revision": revision} if revision else {})}
-    config = AutoConfig.from_pretrained(path, **kwargs)
+    backbone = Backbone(fetch(spec, data_dir=data_dir), name, torch_device, revision=revision or None,
+                        trust_remote_code=trust_remote_code, attn_implementation=attn_implementation,
+                        quantization=quantization_config(load_in_8bit, load_in_4bit))
+    config = backbone.model_config()
     if not is_decoder(config):
         raise W2SError(f"model {name!r} (type {config.model_type!r}) is not a causal language model, so it cannot "
                        "generate text", where=f"model {name!r}",
                        fix="use a decoder: offline-lm-s, offline-lm-m, offline-lm-l, gpt2, pythia-*, qwen2.5-* ...")
-    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    quantization = quantization_config(load_in_8bit, load_in_4bit)
-    model = load_model(AutoModelForCausalLM, path, config, kwargs, name=name, attn_implementation=attn_implementation,
-                       quantization=quantization, device=torch_device)
+    tokenizer = backbone.tokenizer()
+    model = backbone.load(AutoModelForCausalLM, config)
     keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     if with_lora:
-        model = wrap_lora(model, {} if lora is True else dict(lora), quantized=quantization is not None)
-    if quantization is None:  # a quantized model was placed as it loaded and cannot be moved
+        model = backbone.add_lora(model, {} if lora is True else dict(lora))
+    if backbone.quantization is None:  # a quantized model was placed as it loaded and cannot be moved
         model = model.to(torch_device)
     return CausalLM(model.eval(), tokenizer, torch_device, pick_dtype(dtype, torch_device), name,
                     context_length(config), keyword)

@@ -5,7 +5,7 @@ on the demonstration's continuation given its prompt (the prompt's tokens are co
 targets). The optimisation is the project's one training loop (``w2s_bench.train.train_loop``:
 AdamW, warm-up and linear decay, clipping, batches of similar length, data-parallel under
 accelerate); the batch's language-model loss stands in for its logits, as in
-``HFEstimator.lm_finetune``. With validation pairs, early stopping keeps the checkpoint with the
+``w2s_bench.models.lm_finetune``. With validation pairs, early stopping keeps the checkpoint with the
 lowest validation loss. With LoRA (``load_causal_lm(..., lora=True)``) only the adapters train.
 """
 

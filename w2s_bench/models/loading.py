@@ -1,5 +1,5 @@
-"""How a transformer's weights are loaded, the same for the classification estimator (``w2s_bench.models.hf``)
-and the generation family's causal LMs (``w2s_bench.generation.lm``).
+"""How a transformer's weights are loaded, the same for both model families: ``w2s_bench.models.backbone``
+calls it for the classification estimator and the generation family's causal LMs.
 
 Two choices live here. The attention implementation: ``"auto"`` asks for PyTorch's fused
 ``scaled_dot_product_attention`` (SDPA: flash / memory-efficient kernels on a GPU, no ``[T, T]`` score matrix

@@ -27,7 +27,8 @@ from typing import Any
 
 import torch
 
-from w2s_bench.models.hf import HFEstimator, wrap_lora
+from w2s_bench.models.backbone import wrap_lora
+from w2s_bench.models.hf import HFEstimator
 from w2s_bench.models.loading import load_model
 from w2s_bench.train import pick_dtype
 
@@ -70,13 +71,13 @@ def estimate_training_memory(estimator: HFEstimator, nominal_size: float = 0.0, 
 
     config = estimator.config
     compute = pick_dtype(config.dtype, estimator.device) or torch.float32
-    quantized = next((name for name in _QUANTIZED_BYTES if getattr(estimator.quantization, name, False)), None)
+    quantized = next((name for name in _QUANTIZED_BYTES if getattr(estimator.backbone.quantization, name, False)), None)
     micro = config.micro_batch_size or config.batch_size
     try:
-        model_config, _ = estimator.load_config()
+        model_config = estimator.load_config()
         with torch.device("meta"):
-            backbone = load_model(AutoModel, estimator.path, model_config, {}, name=estimator.name,
-                                  attn_implementation=estimator.attn_implementation, random_init=True)
+            backbone = load_model(AutoModel, estimator.backbone.path, model_config, {}, name=estimator.name,
+                                  attn_implementation=estimator.backbone.attn_implementation, random_init=True)
             if estimator.lora is not None:
                 backbone = wrap_lora(backbone, estimator.lora)
     except Exception:  # an unreadable or remote-code config: the nominal size, no activations
