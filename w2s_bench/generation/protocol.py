@@ -39,7 +39,7 @@ from w2s_bench.cache import Artefact, ArtefactStore, Expected
 from w2s_bench.generation.judges import JudgeContext
 from w2s_bench.generation.lm import CausalLM, load_causal_lm
 from w2s_bench.generation.sampling import sample
-from w2s_bench.generation.scoring import token_logprobs
+from w2s_bench.generation.scoring import mean_token_logprobs, token_logprobs
 from w2s_bench.generation.sft import sft
 from w2s_bench.generation.task import LoadedGeneration
 from w2s_bench.train import TrainConfig, TrainingDiverged
@@ -246,8 +246,7 @@ class GenerationProtocol:
             prompts_b = [d.prompt for d in self.splits.train_b]
             demos = self.write(lm, prompts_b, salt=1)
             # the weak model's own confidence in each demonstration (mean token log probability), for methods that filter
-            confidence = [float(v.mean()) if len(v) else float("-inf")
-                          for v in token_logprobs(lm, prompts_b, demos, truncate=True)]
+            confidence = mean_token_logprobs(lm, prompts_b, demos)
             return Written({"train_b": demos, "test": self.write(lm, self.test_prompts())}, time.perf_counter() - start,
                            training, {"train_b_confidence": [c if np.isfinite(c) else None for c in confidence]})
 

@@ -48,6 +48,12 @@ def token_logprobs(lm: CausalLM, prompts: Sequence[str], continuations: Sequence
     return score_ids(lm, pairs, batch_size)
 
 
+def mean_token_logprobs(lm: CausalLM, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+    """Per example, the mean log probability per continuation token (truncated as ``token_logprobs(...,
+    truncate=True)``); ``-inf`` for an empty continuation. A model's confidence in a text it or another wrote."""
+    return [float(v.mean()) if len(v) else float("-inf") for v in token_logprobs(lm, prompts, continuations, truncate=True)]
+
+
 def score_continuations(lm: CausalLM, prompts: Sequence[str], continuations: Sequence[str],
                         batch_size: int = 32) -> np.ndarray:
     """``log p(continuation | prompt)`` per example, summed over the continuation's tokens."""

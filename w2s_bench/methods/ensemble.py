@@ -135,7 +135,7 @@ class Ensemble(Method):
 
     def demonstrations(self, protocol: GenerationProtocol, weak_model: str) -> tuple[list[str], list[str], dict | None]:
         from w2s_bench.generation.combine import choose_by_agreement, choose_by_likelihood
-        from w2s_bench.generation.scoring import token_logprobs
+        from w2s_bench.generation.scoring import mean_token_logprobs
 
         supervisors = self.supervisors(weak_model)
         prompts = [d.prompt for d in protocol.splits.train_b]
@@ -144,9 +144,8 @@ class Ensemble(Method):
             chosen, rule = choose_by_agreement(candidates), "the most agreement (mean unigram F1) with the others"
         else:
             scorers = list(dict.fromkeys(m for m, _ in supervisors))
-            mean_logprobs = np.array([[[float(v.mean()) if len(v) else -np.inf
-                                        for v in token_logprobs(protocol.tuned(s).lm, prompts, texts, truncate=True)]
-                                       for texts in candidates] for s in scorers])
+            mean_logprobs = np.array([[mean_token_logprobs(protocol.tuned(s).lm, prompts, texts) for texts in candidates]
+                                      for s in scorers])
             chosen = choose_by_likelihood(mean_logprobs)
             rule = f"the highest mean token log probability under {'+'.join(scorers)}"
         shares = ", ".join(f"{m}#{k} {chosen.count(j)}" for j, (m, k) in enumerate(supervisors))
