@@ -183,8 +183,9 @@ def signal_run(tmp_path_factory, offline_lm_s):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("W2S_BENCH_CACHE", str(root))
         sweep = run_sweep(tasks=["gen_signal"], weak=[strong], strong=[strong], include_paths=[str(task)], limit=60,
-                          cache_dir=str(folder / "cache"), weak_args={"lr": 6e-5, "epochs": 1, "batch_size": 8},
-                          strong_args={"lr": 1e-3, "epochs": 3, "batch_size": 8}, n_resamples=200, all_pairs=True)
+                          cache_dir=str(folder / "cache"), weak_args={"lr": 6e-5, "epochs": 1, "batch_size": 8, "min_steps": 60},
+                          strong_args={"lr": 1e-3, "epochs": 3, "batch_size": 8, "min_steps": 60}, n_resamples=200,
+                          all_pairs=True)
     return sweep.records[0].metrics
 
 
@@ -218,6 +219,17 @@ def test_the_shipped_generation_tasks_parse_and_name_their_judges():
     test_prompts = {d.prompt for d in loaded.splits.test}
     assert not test_prompts & {d.prompt for d in (*loaded.splits.train_a, *loaded.splits.train_b)}
     assert loaded.splits.test[0].gold.startswith(" ")  # a continuation: it follows the prompt after a space
+
+
+def test_a_tasks_split_limit_is_its_default_limit_and_the_command_line_replaces_it(tmp_path):
+    from w2s_bench.generation.task import GenerationTask
+    from w2s_bench.tasks.config import load_task_config
+
+    task = GenerationTask(load_task_config(_write_task(tmp_path, "gen_sized", split={"limit": 15})))
+    assert task.load(seed=0).splits.sizes() == {"train_a": 15, "val_a": 0, "train_b": 15, "val_b": 0, "test": 15}
+    assert task.load(seed=0, limit=25).splits.sizes()["test"] == 25  # --limit replaces it, also upwards
+    unsized = GenerationTask(load_task_config(_write_task(tmp_path, "gen_unsized")))
+    assert unsized.load(seed=0).splits.sizes()["test"] == 40  # no split.limit: every test row
 
 
 def test_confident_keeps_the_demonstrations_the_weak_model_was_most_sure_of():

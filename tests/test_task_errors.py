@@ -163,6 +163,8 @@ def test_doc_filter_must_be_one_expression_and_process_docs_must_resolve(tmp_pat
     ("split: {split_seed: 1.5}", "split.split_seed: must be int, got 1.5"),
     ("split: {balance_labels: 1}", "split.balance_labels: must be bool, got 1"),
     ("split: {val_fraction: 1.5}", "val_fraction must be in [0, 1)"),
+    ("split: {limit: 0}", "split.limit"),
+    ("split: {limit: 2.5}", "split.limit: must be int | None, got 2.5"),
     ("split: {7: 1}", "unknown field 7"),
     ("split: [1]", "split must be a mapping"),
     ("metric_list: acc", "metric_list must be a list"),

@@ -278,7 +278,7 @@ class _Sweep:
         fewest = min(counts.values())
         if fewest >= need:
             return
-        n, limit = len(examples), self.config.limit
+        n, limit = len(examples), loaded.task.config.run_limit(self.config.limit)
         have = ", ".join(f"{count} of class {name}" for name, count in counts.items() if name != "each")
         fix = (f"use a larger --limit (about {math.ceil(limit * need / max(fewest, 0.5) / 10) * 10})" if limit
                else "use a dataset with more examples")
@@ -421,7 +421,8 @@ def cell_identity(protocol: Any, cell: Cell, config: RunConfig, kind: str) -> tu
     cell_config = CellConfig(
         task=cell.task.name, task_version=cell.task.config.version, task_hash=cell.task.config_hash(),
         weak_model=protocol.identity("weak", cell.weak), strong_model=protocol.identity("strong", cell.strong),
-        method=cell.method.name, method_params=cell.method.params, seed=cell.seed, limit=config.limit,
+        method=cell.method.name, method_params=cell.method.params, seed=cell.seed,
+        limit=cell.task.config.run_limit(config.limit),
         n_resamples=config.n_resamples, min_gap=config.min_gap, task_metrics=cell.task.config.task_metrics)
     data = DataInfo(origin=loaded.source.origin, fingerprint=protocol.data_fingerprint,
                     sizes=SplitSizes(**loaded.splits.sizes()), notes=list(loaded.splits.notes),

@@ -222,7 +222,7 @@ def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: Generatio
 
 
 def sample(lm: CausalLM, prompts: Sequence[str], settings: GenerationSettings, seed: int | Sequence[int] = 0,
-           batch_size: int = 16, use_cache: bool = True) -> list[Generation]:
+           batch_size: int = 64, use_cache: bool = True) -> list[Generation]:
     """Sample one continuation per prompt, in batches of similar length.
 
     ``seed`` is the run seed (row i's seed is derived from it and i) or one seed per prompt: a prompt's

@@ -10,8 +10,9 @@ classification protocol's rules (``w2s_bench.tasks.splits``) without labels:
 * the rest is shuffled with the run seed and halved into train_a (the weak model's gold) and train_b
   (the prompts the weak model writes demonstrations for; also the ceiling's gold, see
   ``w2s_bench.generation.protocol``);
-* ``--limit`` caps each part; rows whose prompt or gold renders empty are dropped, and so are training
-  rows whose prompt is also a test prompt (notes count both).
+* ``--limit`` (when none is given, the task's ``split.limit``) caps each part; rows whose prompt or
+  gold renders empty are dropped, and so are training rows whose prompt is also a test prompt (notes
+  count both).
 
 There are no validation parts: SFT runs a fixed number of steps (the model's ``epochs`` / ``min_steps``).
 """
@@ -80,7 +81,7 @@ class GenerationTask(Task):
 
     def load(self, seed: int, limit: int | None = None, data_dir: str | Path | None = None) -> LoadedGeneration:
         source = prepare_rows(load_source(self.config, data_dir), self.process_docs, self.doc_filter)
-        return LoadedGeneration(self, source, self._splits(source, seed, limit))
+        return LoadedGeneration(self, source, self._splits(source, seed, self.config.run_limit(limit)))
 
     def _demos(self, source: SourceData, split: str) -> tuple[list[Demo], int]:
         demos, empty = [], 0

@@ -96,17 +96,17 @@ class BestOfN(Steering):
 class EmulatedFinetuning(Steering):
     def check_generation(self, protocol: GenerationProtocol, weak_model: str, strong_model: str) -> None:
         """The vocabularies, from the tokenizers alone (nothing is loaded or trained)."""
-        from transformers import AutoTokenizer
-
         from w2s_bench.generation.search import check_same_vocabularies
+        from w2s_bench.models.backbone import Backbone
 
         super().check_generation(protocol, weak_model, strong_model)
         small = [weak_model, *([self.tuned] if self.tuned else [])]
         vocabularies = {}
         for role, name in (("strong", strong_model), *(("weak", name) for name in small)):
             spec = protocol.specs[role][name]
-            vocabularies[name] = AutoTokenizer.from_pretrained(
-                str(spec.path), trust_remote_code=bool(spec.params.get("trust_remote_code"))).get_vocab()
+            backbone = Backbone(str(spec.path), name, revision=spec.params.get("revision") or None,
+                                trust_remote_code=bool(spec.params.get("trust_remote_code")))
+            vocabularies[name] = backbone.tokenizer().get_vocab()
         check_same_vocabularies(strong_model, vocabularies[strong_model], {name: vocabularies[name] for name in small},
                                 where=f"--methods {self.name} (--weak {weak_model}, --strong {strong_model})")
 

@@ -32,7 +32,7 @@ _DECODER = {"lr": 1e-5, "epochs": 2, "max_length": 512}
 # `--dry_run` estimates; README "GPU and large models")
 _LARGE_DECODER = {**_DECODER, "lora": {"r": 16}, "batch_size": 32, "gradient_checkpointing": True}
 # the offline LM ladder: small, so a larger learning rate, and a context of its pretraining block (128 tokens)
-_OFFLINE_LM = {"lr": 1e-4, "epochs": 2, "min_steps": 60, "max_length": 128}
+_OFFLINE_LM = {"lr": 1e-4, "epochs": 1, "min_steps": 30, "max_length": 128}
 
 
 @dataclass(frozen=True)

@@ -53,13 +53,16 @@ class SplitConfig:
     for training when it has no training split). ``val_fraction`` of each training half is held
     out for early stopping: GT labels for the weak model and the ceiling, weak labels for w2s.
     ``balance_labels`` downsamples every part to equal class counts (for skewed sets such as
-    unfair_tos, where a constant "fair" prediction would score 90%).
+    unfair_tos, where a constant "fair" prediction would score 90%). ``limit`` is the task's
+    ``--limit`` when the command gives none (a generation task's cost is in its prompts, so its
+    default run can be sized to minutes); a ``--limit`` on the command line replaces it.
     """
 
     split_seed: int = 1234
     carve_fraction: float = 0.3
     val_fraction: float = 0.1
     balance_labels: bool = False
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,10 @@ class TaskConfig:
     def kind(self) -> str:
         """The protocol family of the task's runs (``classification``)."""
         return KIND_OF_OUTPUT_TYPE[self.output_type]
+
+    def run_limit(self, requested: int | None) -> int | None:
+        """The cap on each part a run uses: the command's ``--limit``, else the task's ``split.limit``."""
+        return requested if requested is not None else self.split.limit
 
     @property
     def task_metrics(self) -> list[str]:
@@ -333,6 +340,9 @@ def _parse_split(split: Any, source: str) -> SplitConfig:
     for name in ("carve_fraction", "val_fraction"):
         if not 0.0 <= getattr(config, name) < 1.0:
             raise W2SError(f"{name} must be in [0, 1)", where=f"{source}: split.{name}")
+    if config.limit is not None and config.limit < 1:
+        raise W2SError(f"limit must be a positive number of examples, got {config.limit}", where=f"{source}: split.limit",
+                       fix="e.g. limit: 200, or leave it out to use every row")
     return config
 
 

@@ -58,6 +58,7 @@ class Task:
         return hash_json(fields)[:16]
 
     def load(self, seed: int, limit: int | None = None, data_dir: str | Path | None = None) -> LoadedTask:
+        """The protocol's parts for run seed ``seed``; ``limit`` caps each part (None: the task's ``split.limit``)."""
         source = prepare_rows(load_source(self.config, data_dir), self.process_docs, self.doc_filter)
         if not source.splits:
             raise W2SError(f"no split of {self.config.dataset_path!r} found at {source.origin}",
@@ -72,7 +73,7 @@ class Task:
             class_names = self.builder.class_names(first_rows[0])
         except W2SError as exc:
             raise exc.at(source.row_location(first_split, 0)) from exc
-        splits = make_splits(self.config, source, self.builder.build, seed=seed, limit=limit)
+        splits = make_splits(self.config, source, self.builder.build, seed=seed, limit=self.config.run_limit(limit))
         return LoadedTask(self, source, splits, class_names)
 
 
