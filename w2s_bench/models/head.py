@@ -53,10 +53,18 @@ class BackboneWithHead(torch.nn.Module):
         ``enable_checkpointing`` chooses the backbone's checkpointing arguments as it does for any model."""
         enable_checkpointing(self.backbone, getattr(self.backbone, "name_or_path", "backbone"))
 
-    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """The one vector per text that the head reads; frozen-feature probes read the same."""
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None,
+                 pool_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """The one vector per text that the head reads; frozen-feature probes read the same. With
+        ``pool_weights``, the inputs are packed candidates (``w2s_bench.models.candidates``): one vector per
+        candidate, ``[B * K, hidden]``."""
+        if pool_weights is not None:
+            states = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
+                                   position_ids=position_ids).last_hidden_state
+            return torch.bmm(pool_weights.to(states.dtype), states).flatten(0, 1)
         states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return pool(states, attention_mask, self.pooling)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(input_ids, attention_mask).float())
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None,
+                pool_weights: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(input_ids, attention_mask, position_ids, pool_weights).float())

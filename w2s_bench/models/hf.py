@@ -19,8 +19,9 @@ import torch
 from w2s_bench.distributed import get_accelerator
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
-from w2s_bench.models.backbone import Backbone
+from w2s_bench.models.backbone import Backbone, is_decoder
 from w2s_bench.models.base import Loss
+from w2s_bench.models.candidates import PackedCandidates, pack_candidates, packed_length, packing_applies
 from w2s_bench.models.features import cached_features
 from w2s_bench.models.head import POOLINGS, BackboneWithHead, resolve_pooling
 from w2s_bench.models.lm_finetune import LMState, lm_finetune, restore_lm_state
@@ -46,10 +47,13 @@ class HFEstimator:
     def __init__(self, path: str, config: TrainConfig, *, revision: str | None = None, pooling: str = "auto",
                  num_hidden_layers: int | None = None, lora: dict[str, Any] | bool | None = None,
                  trust_remote_code: bool = False, random_init: bool = False, attn_implementation: str = AUTO_ATTENTION,
-                 load_in_8bit: bool = False, load_in_4bit: bool = False, name: str | None = None) -> None:
+                 load_in_8bit: bool = False, load_in_4bit: bool = False, shared_context: str = "auto",
+                 name: str | None = None) -> None:
         if pooling not in POOLINGS:
             raise W2SError(f"unknown pooling {pooling!r}", where="pooling", fix=f"use one of {POOLINGS}")
         self.config, self.name, self.pooling = config, name or path, pooling
+        # candidates scored in one packed row, their shared context encoded once (w2s_bench.models.candidates)
+        self.shared_context, self._packed = shared_context, False
         # LoRA is on for True or a dict of LoraConfig overrides, including {} (the defaults): not a truthiness test
         self.lora: dict[str, Any] | None = {} if lora is True else None if lora is False else lora
         accelerator = get_accelerator()  # when distributed, each process has its own device (GPU), whatever --device says
@@ -102,8 +106,11 @@ class HFEstimator:
             val_targets: np.ndarray | None = None, loss: Loss | None = None) -> HFEstimator:
         self._candidates = train[0].is_candidates
         self.model = self._load(1 if self._candidates else targets.shape[1])
+        backbone_config = self.model.backbone.config
+        self._packed = self._candidates and packing_applies(self.shared_context, backbone_config, self.model.pooling,
+                                                            is_decoder(backbone_config), self.name)
         encoded = self._encode_examples([ex.texts for ex in train])
-        lengths = [max(len(ids) for ids in e) for e in encoded]
+        lengths = row_lengths(encoded, self._packed)
 
         def forward(model: torch.nn.Module, indices: list[int]) -> torch.Tensor:
             return self._logits(model, [encoded[i] for i in indices])
@@ -125,9 +132,18 @@ class HFEstimator:
     def _logits(self, model: torch.nn.Module, batch: list[list[list[int]]]) -> torch.Tensor:
         """Logits ``[B, K]`` from ``model`` (``self.model``, or its data-parallel wrapper in training) for a batch
         of examples, each a list of tokenised texts."""
+        if self._packed:
+            return model(*self._pack(batch)).view(len(batch), -1)
         input_ids, attention_mask = self._pad([ids for texts in batch for ids in texts])
         out = model(input_ids, attention_mask)
         return out.view(len(batch), -1) if self._candidates else out
+
+    def _pack(self, batch: list[list[list[int]]]) -> PackedCandidates:
+        """The packed model inputs of a batch of candidate examples, on the device."""
+        backbone_config = self.model.backbone.config
+        packed = pack_candidates(batch, self.tokenizer.pad_token_id, self.model.pooling, is_decoder(backbone_config),
+                                 backbone_config._attn_implementation)
+        return PackedCandidates(*(to_device(t, self.device) for t in packed))
 
     def _pad(self, flat: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """``input_ids`` and ``attention_mask`` on the device, right-padded (pooling finds the last real
@@ -146,10 +162,11 @@ class HFEstimator:
                                      where=f"model {self.name!r}")
         return out, fitted if fitted < fits else size
 
-    def _inference(self, encoded: list[list[list[int]]],
-                   compute: Callable[[list[int]], torch.Tensor]) -> Iterator[tuple[list[int], torch.Tensor]]:
-        """``(batch, output)`` for batches of similar length of ``encoded`` (token ids per example and text):
-        ``compute`` (example indices -> a tensor) under the config's autocast, in chunks that fit in memory."""
+    def _inference(self, encoded: list[list[list[int]]], compute: Callable[[list[int]], torch.Tensor],
+                   packed: bool = False) -> Iterator[tuple[list[int], torch.Tensor]]:
+        """``(batch, output)`` for batches of similar length of ``encoded`` (token ids per example and text;
+        ``packed``: as packed rows hold them): ``compute`` (example indices -> a tensor) under the config's
+        autocast, in chunks that fit in memory."""
         dtype = pick_dtype(self.config.dtype, self.device)
         size = self.config.eval_batch_size
 
@@ -157,7 +174,7 @@ class HFEstimator:
             with autocast(self.device, dtype):
                 return compute(chunk)
 
-        for batch in length_batches([max(len(ids) for ids in e) for e in encoded], self.config.eval_batch_size, rng=None):
+        for batch in length_batches(row_lengths(encoded, packed), self.config.eval_batch_size, rng=None):
             out, size = self._in_batches(batch, size, under_autocast)
             yield batch, out
 
@@ -168,7 +185,11 @@ class HFEstimator:
         self.model.eval()
         encoded = self._encode_examples([ex.texts for ex in examples])
         probs = np.zeros((len(examples), 0), dtype=np.float64)
-        for batch, logits in self._inference(encoded, lambda chunk: self._logits(self.model, [encoded[i] for i in chunk])):
+
+        def logits_of(chunk: list[int]) -> torch.Tensor:
+            return self._logits(self.model, [encoded[i] for i in chunk])
+
+        for batch, logits in self._inference(encoded, logits_of, packed=self._packed):
             batch_probs = torch.softmax(logits, dim=-1).numpy().astype(np.float64)
             if probs.shape[1] == 0:
                 probs = np.zeros((len(examples), batch_probs.shape[1]))
@@ -214,6 +235,12 @@ class HFEstimator:
         log, self.lm_state = lm_finetune(self.backbone, self.config, texts, lora=self.lora, start=self.lm_state,
                                          epochs=epochs, lr=lr, max_steps=max_steps)
         return log
+
+
+def row_lengths(encoded: list[list[list[int]]], packed: bool) -> list[int]:
+    """Each example's tokens as a batch row holds them (batches are made of examples of similar length): its
+    longest text, or its packed row (``w2s_bench.models.candidates``)."""
+    return [packed_length(e) if packed else max(len(ids) for ids in e) for e in encoded]
 
 
 def require_transformer(estimator: object, method: str, purpose: str) -> HFEstimator:
