@@ -88,7 +88,7 @@ def test_packing_applies_where_it_can(tiny_bert, tiny_gpt2):
     with pytest.raises(W2SError, match="'mpnet'"):
         packing_applies("on", mpnet, "mean", False, "m")
     with pytest.raises(W2SError, match="unknown shared_context"):
-        packing_applies("sometimes", gpt2, "last", True, "m")
+        HFEstimator(tiny_gpt2, TrainConfig(), shared_context="sometimes")
 
 
 @pytest.mark.parametrize(("model", "attention", "pooling"),

@@ -69,10 +69,9 @@ def packed_length(texts: Sequence[Sequence[int]]) -> int:
 
 
 def packing_applies(setting: str, model_config: Any, pooling: str, causal: bool, name: str) -> bool:
-    """Whether candidates are packed for ``setting`` (one of ``SHARED_CONTEXT``): ``auto`` where it is exact
-    (decoders of a packable type), ``on`` for encoders too; a W2SError where ``on`` cannot work."""
-    if setting not in SHARED_CONTEXT:
-        raise W2SError(f"unknown shared_context {setting!r}", where=f"model {name!r}", fix=f"use one of {SHARED_CONTEXT}")
+    """Whether candidates are packed for ``setting`` (one of ``SHARED_CONTEXT``, checked by the estimator):
+    ``auto`` where it is exact (decoders of a packable type), ``on`` for encoders too; a W2SError where ``on``
+    cannot work."""
     if setting == "off":
         return False
     model_type = getattr(model_config, "model_type", "")

@@ -21,7 +21,7 @@ from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
 from w2s_bench.models.backbone import Backbone, is_decoder
 from w2s_bench.models.base import Loss
-from w2s_bench.models.candidates import PackedCandidates, pack_candidates, packed_length, packing_applies
+from w2s_bench.models.candidates import SHARED_CONTEXT, PackedCandidates, pack_candidates, packed_length, packing_applies
 from w2s_bench.models.features import cached_features
 from w2s_bench.models.head import POOLINGS, BackboneWithHead, resolve_pooling
 from w2s_bench.models.lm_finetune import LMState, lm_finetune, restore_lm_state
@@ -51,6 +51,9 @@ class HFEstimator:
                  name: str | None = None) -> None:
         if pooling not in POOLINGS:
             raise W2SError(f"unknown pooling {pooling!r}", where="pooling", fix=f"use one of {POOLINGS}")
+        if shared_context not in SHARED_CONTEXT:
+            raise W2SError(f"unknown shared_context {shared_context!r}", where="shared_context",
+                           fix=f"use one of {SHARED_CONTEXT}")
         self.config, self.name, self.pooling = config, name or path, pooling
         # candidates scored in one packed row, their shared context encoded once (w2s_bench.models.candidates)
         self.shared_context, self._packed = shared_context, False
