@@ -8,7 +8,14 @@ import torch
 
 from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example, one_hot
-from w2s_bench.models.candidates import pack_candidates, packed_length, packing_applies, shared_prefix
+from w2s_bench.models.backbone import is_decoder
+from w2s_bench.models.candidates import (
+    PACKABLE_ATTENTION,
+    pack_candidates,
+    packed_length,
+    packing_applies,
+    shared_prefix,
+)
 from w2s_bench.models.hf import HFEstimator
 from w2s_bench.train import TrainConfig, soft_cross_entropy
 
@@ -110,6 +117,25 @@ def test_decoder_packing_is_the_separate_texts_computation(model, attention, poo
         soft_cross_entropy(estimator._logits(estimator.model, batch), targets).backward()
         gradients.append([p.grad.clone() for p in estimator.model.parameters() if p.grad is not None])
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(*gradients, strict=True))
+
+
+def test_auto_leaves_encoders_as_separate_texts(tiny_bert):
+    """The default never packs an encoder (MiniLM is a BERT): its candidates are scored as separate texts, bit for
+    bit the computation of shared_context=off, so encoder multiple-choice results do not change (packing them
+    would: the next test shows the packed scores differ)."""
+    from transformers import AutoConfig
+
+    from w2s_bench.models.offline import minilm_l6_path
+
+    minilm = AutoConfig.from_pretrained(minilm_l6_path())
+    for attention in PACKABLE_ATTENTION:
+        minilm._attn_implementation = attention
+        assert not packing_applies("auto", minilm, "mean", is_decoder(minilm), "minilm-l6")
+    examples = mc_examples(6)
+    auto, off = (fitted(tiny_bert, setting, examples) for setting in ("auto", "off"))
+    assert not auto._packed
+    assert np.array_equal(auto.predict_proba(examples), off.predict_proba(examples))
+    assert all(torch.equal(a, b) for a, b in zip(auto.model.parameters(), off.model.parameters(), strict=True))
 
 
 def test_encoder_packing_is_each_text_with_a_context_only_mask(tiny_bert):
