@@ -230,6 +230,10 @@ def test_a_tasks_split_limit_is_its_default_limit_and_the_command_line_replaces_
     assert task.load(seed=0, limit=25).splits.sizes()["test"] == 25  # --limit replaces it, also upwards
     unsized = GenerationTask(load_task_config(_write_task(tmp_path, "gen_unsized")))
     assert unsized.load(seed=0).splits.sizes()["test"] == 40  # no split.limit: every test row
+    other = tmp_path / "other"
+    other.mkdir()
+    same_name = GenerationTask(load_task_config(_write_task(other, "gen_sized")))
+    assert same_name.config_hash() != task.config_hash()  # the default size is part of the task's identity
 
 
 def test_confident_keeps_the_demonstrations_the_weak_model_was_most_sure_of():

@@ -51,7 +51,8 @@ class Task:
         family, citation or ``metric_list``, which change what is said or reported, not what is computed."""
         fields = {name: getattr(self.config, name) for name in EXAMPLE_FIELDS
                   if name not in FIELDS_HASHED_WHEN_SET or getattr(self.config, name)}
-        fields["split"] = asdict(self.config.split)
+        # ``split.limit`` came after results were published: hashed only when set, so other tasks keep their hash
+        fields["split"] = {k: v for k, v in asdict(self.config.split).items() if k != "limit" or v is not None}
         fields["version"] = self.config.version
         if self.process_docs is not None:
             fields["process_docs_source"] = _process_docs_fingerprint(self.process_docs)
