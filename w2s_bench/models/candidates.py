@@ -108,12 +108,12 @@ def pack_candidates(batch: Sequence[Sequence[Sequence[int]]], pad_id: int, pooli
             ids += own
             segments += [k] * len(own)
             positions += range(prefix, len(candidate))
-        rows.append((prefix, ids, segments, positions))
-    width, count = max(len(r[1]) for r in rows), len(batch[0])
+        rows.append((ids, segments, positions))
+    width, count = max(len(ids) for ids, _, _ in rows), len(batch[0])
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     segment = torch.full((len(batch), width), -1, dtype=torch.long)
     position_ids = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, (_, ids, segments, positions) in enumerate(rows):
+    for row, (ids, segments, positions) in enumerate(rows):
         input_ids[row, :len(ids)] = torch.as_tensor(ids)
         segment[row, :len(ids)] = torch.as_tensor(segments)
         position_ids[row, :len(ids)] = torch.as_tensor(positions)
