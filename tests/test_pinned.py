@@ -6,6 +6,8 @@
   training defaults (learning rate, steps, pooling, early stopping).
 - SST-2 (the validity probe, docs/validity.md), slow: pins both weak supervisors' results with the
   defaults chosen there.
+- SST-2 from TF-IDF to the 110M student (mpnet-base), slow: the cell issue 19's study stands on
+  (a large gap and a large PGR), and with it mpnet-base's training defaults.
 """
 
 from __future__ import annotations
@@ -32,3 +34,10 @@ def test_pinned_sst2_probe(shared_data):
     records = w2s_bench.run(tasks=["sst2"], weak=["tfidf", "minilm-l1"], strong=["minilm-l6"], limit=1000, seeds=[0],
                             data_dir=str(shared_data), n_resamples=200)
     check_pinned("sst2_probe_limit1000", records, TRANSFORMER_TOLERANCE)
+
+
+@pytest.mark.slow
+def test_pinned_sst2_tfidf_to_mpnet(shared_data, mpnet_parts):
+    records = w2s_bench.run(tasks=["sst2"], weak=["tfidf"], strong=["mpnet-base"], limit=1000, seeds=[0],
+                            data_dir=str(shared_data), n_resamples=200)
+    check_pinned("sst2_tfidf_mpnet_limit1000", records, TRANSFORMER_TOLERANCE)
