@@ -145,3 +145,27 @@ def test_balancing_a_part_with_no_rows_is_an_error_not_a_crash(tmp_path):
     path = tmp_path / "careless.yaml"
     path.write_text(TASK + "split: {balance_labels: true}\n")
     assert "part is empty" in str(load_error(path, tmp_path / "data"))
+
+
+def test_once_the_hub_is_unreachable_later_datasets_fail_at_once(tmp_path, monkeypatch):
+    import datasets
+
+    from w2s_bench.tasks import data
+
+    calls = []
+
+    def unreachable(path, *args, **kwargs):
+        calls.append(path)
+        raise ConnectionError(f"Couldn't reach {path!r} on the Hub")
+
+    monkeypatch.setattr(data, "_hub_unreachable", [])
+    monkeypatch.setattr(datasets, "get_dataset_split_names", unreachable)
+    messages = []
+    for name in ("first", "second"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(keyword_task_yaml(name, f"nobody/{name}"))
+        messages.append(str(load_error(path, tmp_path / "empty_mirror")))
+    assert calls == ["nobody/first"]  # the second dataset does not wait through the hub's retries again
+    assert "Couldn't reach 'nobody/first'" in messages[0] and "not retried" not in messages[0]
+    assert "could not load dataset 'nobody/second'" in messages[1] and "not retried" in messages[1]
+    assert all("--data_dir" in m for m in messages)

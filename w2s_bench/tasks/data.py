@@ -195,20 +195,32 @@ def _generate(module: str, split: str, n: int, seed: int) -> tuple[dict[str, Any
     return tuple(importlib.import_module(module).generate(split, n, seed=seed))
 
 
-def _from_hub(config: TaskConfig, root: Path | None) -> SourceData:
-    import datasets  # imported here: it is slow to import and not needed for local data
+_hub_unreachable: list[str] = []
+"""The first connection error of this process, once the hub has been found unreachable: later datasets
+fail at once instead of each spending ~25 s in huggingface_hub's retries (a group run offline, with
+members missing from the mirror, would otherwise wait minutes and print pages of retry lines)."""
 
+
+def _from_hub(config: TaskConfig, root: Path | None) -> SourceData:
     kwargs = dict(config.dataset_kwargs)
     try:
+        if _hub_unreachable:
+            raise ConnectionError(f"not retried: the hub was unreachable for an earlier dataset of this run "
+                                  f"({_hub_unreachable[0]})")
+        import datasets  # imported here: it is slow to import and not needed for local data
+
         names = datasets.get_dataset_split_names(config.dataset_path, config.dataset_name, **kwargs)
         splits = {s: datasets.load_dataset(config.dataset_path, config.dataset_name, split=s, **kwargs)
                   for s in _wanted_splits(config, names) if s in names}
     except Exception as exc:
+        first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+        if isinstance(exc, ConnectionError) and not _hub_unreachable:
+            _hub_unreachable.append(first_line)
         tried = f"no local copy under {root}; " if root else ""
         sub = _mirror_subfolder(config)
         layout = f"<dir>/{config.dataset_path}/{sub + '/' if sub else ''}<split>.jsonl"
         raise W2SError(f"could not load dataset {config.dataset_path!r} ({tried}hub error: "
-                       f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})",
+                       f"{type(exc).__name__}: {first_line})",
                        where=f"{config.source_file}: dataset_path",
                        fix=f"offline? point --data_dir or ${ENV_DATA_DIR} at a local mirror laid out as {layout}") from exc
     revision = kwargs.get("revision", "main")
