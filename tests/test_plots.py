@@ -56,6 +56,20 @@ def test_pgr_by_size_has_one_line_per_supervisor_ordered_by_student_parameters()
     # the folder of unknown size is left out; points go by size, not by the records' order
     assert lines == {"t: tfidf, naive": ([15.6, 22.7, 109.5], [0.2, 0.5, 0.9]), "t: minilm-l1, naive": ([22.7], [0.0])}
     assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["minilm-l2\n16M", "minilm-l6\n23M", "mpnet-base\n110M"]
+    assert not ax.texts  # every point's PGR is defined on all of its seeds
+
+
+def test_a_pgr_defined_on_only_some_seeds_is_a_hollow_point_that_says_on_how_many():
+    seeds = [fake_record(strong="minilm-l6", seed=seed, pgr=pgr, pgr_ci=None if pgr is None else [pgr - 0.1, pgr + 0.1],
+                         pgr_flag=None if pgr is not None else "gap_not_significant")
+             for seed, pgr in ((0, 0.4), (1, None), (2, 0.6))]
+    row = aggregate(seeds)[0]
+    assert row["n_undefined"] == {"pgr": 1} and row["pgr"] == pytest.approx(0.5)  # the mean of the two defined
+    ax = size_figure([row]).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["2 of 3 seeds"]
+    (hollow,) = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
+    assert hollow.get_xdata().tolist() == [22.7] and hollow.get_ydata().tolist() == [pytest.approx(0.5)]
 
 
 def test_plot_command_writes_png_files_beside_the_results(tmp_path):

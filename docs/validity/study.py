@@ -4,11 +4,12 @@
     python docs/validity/study.py tables docs/validity/results [--figure docs/validity/pgr_by_size.png]
 
 ``collect`` merges the ``--output_path`` folders of several sweeps into one results set (runs/,
-samples/ and a results.json that ``w2s_bench.records.read_results`` reads); a run that several sweeps
-share (same task, pair, method and seed, hence the same cached artefacts) is kept once. ``tables``
-prints, in Markdown, one table per (task, weak, strong, method) cell with each seed's numbers and the
-pooled row, the paired method comparisons, and misfit against gain per strong model; ``--figure``
-draws PGR against the strong model's parameters (``w2s_bench.report.plots.size_figure``).
+samples/ and a results.json that ``w2s_bench.records.read_results`` reads; the results set itself may
+be one of the sources, to add runs to it); a run that several sweeps share (same task, pair, method
+and seed, hence the same cached artefacts) is kept once. ``tables`` prints, in Markdown, one table
+per (task, weak, strong, method) cell with each seed's numbers and the pooled row, the paired method
+comparisons, and misfit against gain per strong model; ``--figure`` draws PGR against the strong
+model's parameters (``w2s_bench.report.plots.size_figure``).
 
 Pooled rows: accuracies are means over seeds; "PGR over seeds" is the mean with a Student-t 95% CI
 across seeds (what the harness's tables report: it includes the seed-to-seed variation), "PGR
@@ -41,7 +42,9 @@ def collect(sources: list[Path], into: Path) -> None:
             if isinstance(record, RunRecord):
                 records[record.key] = record
                 (into / "samples").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source / "samples" / f"{record.key}.jsonl", into / "samples" / f"{record.key}.jsonl")
+                copy, kept = source / "samples" / f"{record.key}.jsonl", into / "samples" / f"{record.key}.jsonl"
+                if copy.resolve() != kept.resolve():  # `into` may be one of the sources (adding runs to it)
+                    shutil.copyfile(copy, kept)
     out = ResultsDir(into)
     for record in records.values():
         out.write_run(record, read_samples(into, record))
@@ -54,7 +57,7 @@ def _interval(ci: list[float] | None) -> str:
 
 
 def _pgr(value: float | None, ci: list[float] | None, flag: str | None = None) -> str:
-    return f"n/a ({flag})" if value is None else f"{value:.2f} {_interval(ci)}"
+    return f"n/a ({flag})" if value is None else f"{value:.2f} {_interval(ci)}".rstrip()
 
 
 def _scores(folder: Path, run: RunRecord) -> dict[str, np.ndarray]:
@@ -83,8 +86,10 @@ def cell_tables(folder: Path, records: list[RunRecord]) -> str:
             pooled = pgr_with_ci(*(np.concatenate([s[k] for s in stacked]) for k in ("weak", "ceiling", "w2s")),
                                  n_resamples=1000, seed=0)
             ci = over_seeds["ci"].as_list() if over_seeds["ci"] else None
+            partial = f" ({over_seeds['n']} of {len(runs)} seeds defined)" if over_seeds["n_missing"] else ""
             out.append(f"| {task} | {weak} | {strong} | {method} | **pooled {len(runs)}** | {fmt(mean['weak_acc'])} | "
-                       f"{fmt(mean['ceiling_acc'])} | {fmt(mean['w2s_acc'])} | over seeds **{_pgr(over_seeds['mean'], ci)}**; "
+                       f"{fmt(mean['ceiling_acc'])} | {fmt(mean['w2s_acc'])} | "
+                       f"over seeds **{_pgr(over_seeds['mean'], ci)}**{partial}; "
                        f"stacked {_pgr(pooled['pgr'], pooled['pgr_ci'], pooled['pgr_flag'])} | {fmt(mean['agreement'])} | "
                        f"{fmt(mean['gain_sq'])} | {fmt(mean['misfit_sq'])} |")
     return "\n".join(out)

@@ -115,7 +115,9 @@ def _parameters(model: str) -> float | None:
 
 def size_figure(rows: list[dict[str, Any]]) -> Any:
     """PGR (95% CI as error bars) against the strong model's parameters, log scale, one line per
-    (task, weak, method), points in order of size."""
+    (task, weak, method), points in order of size, each named by its strong model. A point whose PGR is
+    defined on only some of its seeds (the others' gaps not significant) is hollow and says on how many:
+    its mean is not comparable with a full point's."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     lines: dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]] = {}
@@ -127,13 +129,23 @@ def size_figure(rows: list[dict[str, Any]]) -> Any:
         points.sort(key=lambda point: point[0])
         pgrs = [row["pgr"] for _, row in points]
         cis = [row["pgr_ci"] or (row["pgr"], row["pgr"]) for _, row in points]
-        ax.errorbar([size for size, _ in points], pgrs, yerr=[[p - ci[0] for p, ci in zip(pgrs, cis, strict=True)],
-                                                              [ci[1] - p for p, ci in zip(pgrs, cis, strict=True)]],
-                    marker="o", capsize=3, label=f"{task}: {weak}, {method}")
+        errors = [[p - ci[0] for p, ci in zip(pgrs, cis, strict=True)], [ci[1] - p for p, ci in zip(pgrs, cis, strict=True)]]
+        bars = ax.errorbar([size for size, _ in points], pgrs, yerr=errors, marker="o", capsize=3,
+                           label=f"{task}: {weak}, {method}")
+        for size, row in points:
+            if row["n_undefined"].get("pgr"):
+                defined = row["n_ok"] - row["n_undefined"]["pgr"]
+                ax.plot([size], [row["pgr"]], marker="o", color=bars.lines[0].get_color(), markerfacecolor="white",
+                        zorder=3)
+                ax.annotate(f"{defined} of {row['n_ok']} seeds", (size, row["pgr"]), textcoords="offset points",
+                            xytext=(6, -12), fontsize=7)
     for y in (0.0, 1.0):
         ax.axhline(y, color="black", linewidth=0.8, linestyle="-" if y == 0 else "--")
     ax.set_xscale("log")
-    ax.set_xlabel("strong model parameters (millions)")
+    sizes = {size: row["strong"] for points in lines.values() for size, row in points}
+    ax.set_xticks(sorted(sizes), [f"{sizes[size]}\n{size:.0f}M" for size in sorted(sizes)], fontsize=8)
+    ax.minorticks_off()
+    ax.set_xlabel("strong model (parameters, log scale)")
     ax.set_ylabel("performance gap recovered (95% CI)")
     if lines:
         ax.legend(fontsize=8)

@@ -34,7 +34,9 @@ CELL = ("task", "weak", "strong", "method")
 def aggregate(records: list[Record]) -> list[dict[str, Any]]:
     """One row per (task, weak, strong, method): each aggregated metric's mean over the seeds that finished
     (and, for ``t_interval`` metrics, its interval under the metric's ``ci_key``), ``seeds``, ``n_ok`` (runs that
-    finished) and a ``note``: why PGR is undefined, how the labels were made, and which seeds failed and why."""
+    finished), ``n_undefined`` (per metric key, how many of those seeds left it undefined and out of the mean,
+    e.g. a PGR whose gap was not significant) and a ``note``: why PGR is undefined, how the labels were made,
+    and which seeds failed and why."""
     cells: dict[tuple[str, ...], list[Record]] = defaultdict(list)
     for record in records:
         cells[tuple(getattr(record, k) for k in CELL)].append(record)
@@ -42,10 +44,12 @@ def aggregate(records: list[Record]) -> list[dict[str, Any]]:
     for cell, runs in cells.items():
         ok = [r for r in runs if isinstance(r, RunRecord)]
         row: dict[str, Any] = {**dict(zip(CELL, cell, strict=True)), "seeds": ",".join(str(r.seed) for r in ok),
-                               "n_ok": len(ok)}
+                               "n_ok": len(ok), "n_undefined": {}}
         for metric, key in _aggregated_keys(ok):
             summary = seed_summary([r.metrics.get(key) for r in ok])
             row[key] = summary["mean"]
+            if summary["n_missing"]:
+                row["n_undefined"][key] = summary["n_missing"]
             if metric.aggregate == "t_interval" and metric.ci_key:
                 row[metric.ci_key] = ok[0].metrics.get(metric.ci_key) if len(ok) == 1 else (
                     summary["ci"].as_list() if summary["ci"] is not None else None)
