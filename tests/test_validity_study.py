@@ -24,9 +24,12 @@ def test_committed_records_give_the_numbers_the_page_quotes(capsys):
     page = (REPO / "docs" / "validity.md").read_text()
     quoted = ["0.91 [0.83, 0.99]", "0.81 [0.69, 0.92]", "0.75 [0.66, 0.85]",  # TF-IDF -> mpnet-base, seeds 0-2
               "-0.06 [-0.19, 0.06]", "0.16 [0.03, 0.28]", "0.35 [0.26, 0.44]",  # MiniLM-L1 -> mpnet-base
-              "0.82 [0.62, 1.02]", "0.15 [-0.36, 0.66]",  # over seeds
-              "stacked 0.82 [0.77, 0.87]", "stacked 0.15 [0.08, 0.21]"]
+              "0.82 [0.62, 1.03]", "0.15 [-0.36, 0.66]",  # over seeds
+              "stacked 0.83 [0.77, 0.88]", "stacked 0.15 [0.08, 0.22]",
+              "0.60 [0.30, 0.91]", "0.27 [-0.19, 0.72]", "0.69 [0.54, 0.83]", "0.63 [0.44, 0.81]",  # question 1, the L6 pair
+              "-0.00 [-0.82, 0.81]", "0.02 [-0.29, 0.34]", "-0.80 [-2.27, 0.67]",  # the ladder
+              "0.29 [-2.37, 2.95]", "0.32 [-0.39, 1.03]", "0.72 [0.47, 0.97]"]  # questions 3-5
     for number in quoted:
         assert number in printed, f"study.py no longer prints {number} from {RESULTS}"
         assert number in page, f"docs/validity.md no longer quotes {number}"
-    assert "| mpnet-base | 6 | 4 |" in printed  # gain >= misfit in 4 of the 6 runs, as the page says
+    assert "| mpnet-base | 26 | 5 |" in printed and "| minilm-l6 | 10 | 2 |" in printed  # question 6, as the page says

@@ -8,7 +8,8 @@ samples/ and a results.json that ``w2s_bench.records.read_results`` reads; the r
 be one of the sources, to add runs to it); a run that several sweeps share (same task, pair, method
 and seed, hence the same cached artefacts) is kept once. ``tables`` prints, in Markdown, one table
 per (task, weak, strong, method) cell with each seed's numbers and the pooled row, the paired method
-comparisons, and misfit against gain per strong model; ``--figure`` draws PGR against the strong
+comparisons, what each student learned from (its labels' accuracy, a chain's links, an ensemble's
+members), and misfit against gain per strong model; ``--figure`` draws PGR against the strong
 model's parameters (``w2s_bench.report.plots.size_figure``).
 
 Pooled rows: accuracies are means over seeds; "PGR over seeds" is the mean with a Student-t 95% CI
@@ -30,6 +31,7 @@ import numpy as np
 from w2s_bench.metrics import compare_methods
 from w2s_bench.metrics.stats import pgr_with_ci, seed_summary
 from w2s_bench.records import SAMPLE_TYPES, RunRecord, read_results, read_samples
+from w2s_bench.records.supervision import ChainSupervision, EnsembleSupervision
 from w2s_bench.report.paired import comparisons_to_markdown
 from w2s_bench.report.table import fmt
 from w2s_bench.results import ResultsDir
@@ -95,6 +97,26 @@ def cell_tables(folder: Path, records: list[RunRecord]) -> str:
     return "\n".join(out)
 
 
+def supervision_table(records: list[RunRecord]) -> str:
+    """What each student learned from: the accuracy of its training labels on train_b and, for a chain or
+    an ensemble, each link's or member's test accuracy and the combined supervisor's (questions 4 and 5:
+    a method can only beat naive if its labels are better, or differently wrong)."""
+    out = ["| task | weak | strong | method | seed | labels' accuracy (train_b) | supervisors' test accuracy |",
+           "|---|---|---|---|---|---|---|"]
+    for r in sorted(records, key=lambda r: (r.task, r.weak, r.strong, r.method, r.seed)):
+        sup = r.supervision
+        if isinstance(sup, ChainSupervision):
+            supervisors = " -> ".join(f"{link.model} {fmt(link.test_acc)} (its labels {fmt(link.label_acc)})"
+                                      for link in sup.chain)
+        elif isinstance(sup, EnsembleSupervision):
+            supervisors = ", ".join(f"{m.model} {fmt(m.test_acc)}" for m in sup.members)
+            supervisors += f"; combined ({sup.combine}) {fmt(sup.supervisor_test_acc)}"
+        else:
+            supervisors = ""
+        out.append(f"| {r.task} | {r.weak} | {r.strong} | {r.method} | {r.seed} | {fmt(sup.label_accuracy)} | {supervisors} |")
+    return "\n".join(out)
+
+
 def misfit_gain_table(records: list[RunRecord]) -> str:
     """Per strong model: how often gain >= misfit (Charikar et al.'s bound for convex classes), and how
     closely gain follows misfit across that student's runs (Pearson r, and the mean of gain - misfit)."""
@@ -119,6 +141,7 @@ def tables(folder: Path, figure: Path | None) -> None:
     comparisons = [c for c in compare_methods(records, samples) if c.method != c.baseline]
     if comparisons:
         print(comparisons_to_markdown(comparisons), end="\n\n")
+    print(supervision_table(records), end="\n\n")
     print(misfit_gain_table(records))
     if figure is not None:
         from w2s_bench.report.plots import size_figure
