@@ -303,10 +303,13 @@ def test_the_suite_groups_hold_the_anchors_datasets_we_have(registry):
 def test_a_suite_group_plans_every_member_with_data_and_skips_the_rest(shared_data, monkeypatch, caplog):
     import datasets
 
+    from w2s_bench.tasks import data
+
     def unreachable(*args, **kwargs):
         raise ConnectionError("the hub is unreachable in this test")
 
     monkeypatch.setattr(datasets, "get_dataset_split_names", unreachable)
+    monkeypatch.setattr(data, "_hub_unreachable", [])  # what this test's fake outage teaches the loader stays here
     config = RunConfig(tasks=["w2s_eleuther"], weak=["tfidf"], strong=["tfidf"], limit=50,
                        data_dir=str(shared_data), cache_dir=None)
     with caplog.at_level(logging.WARNING, logger="w2s_bench"):

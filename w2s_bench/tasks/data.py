@@ -197,15 +197,16 @@ def _generate(module: str, split: str, n: int, seed: int) -> tuple[dict[str, Any
 
 _hub_unreachable: list[str] = []
 """The first connection error of this process, once the hub has been found unreachable: later datasets
-fail at once instead of each spending ~25 s in huggingface_hub's retries (a group run offline, with
-members missing from the mirror, would otherwise wait minutes and print pages of retry lines)."""
+(of this run, or of any later one in the same Python process) fail at once instead of each spending
+~25 s in huggingface_hub's retries (a group run offline, with members missing from the mirror, would
+otherwise wait minutes and print pages of retry lines)."""
 
 
 def _from_hub(config: TaskConfig, root: Path | None) -> SourceData:
     kwargs = dict(config.dataset_kwargs)
     try:
         if _hub_unreachable:
-            raise ConnectionError(f"not retried: the hub was unreachable for an earlier dataset of this run "
+            raise ConnectionError(f"not retried: the hub was unreachable for an earlier dataset in this process "
                                   f"({_hub_unreachable[0]})")
         import datasets  # imported here: it is slow to import and not needed for local data
 
