@@ -88,3 +88,23 @@ def test_group_members_without_data_are_skipped_but_named_tasks_fail(keyword_tas
     assert "skipping no_data" in caplog.text
     with pytest.raises(W2SError, match="does_not_exist"):
         w2s_bench.run(tasks=["no_data"], **args)
+
+
+def test_a_second_sweep_into_the_same_folder_adds_to_results_json(keyword_task, caplog):
+    """results.json is the folder's whole results set: an earlier sweep's runs stay in it, a rerun of the same
+    key replaces its record, and an unreadable file in runs/ is named and left out, not fatal."""
+    data_dir, tasks = keyword_task
+    out = tasks.parent / "out"
+    args = dict(tasks=["keywords"], include_paths=[str(tasks)], weak=["tfidf"], strong=["tfidf"], data_dir=str(data_dir),
+                n_resamples=50, limit=100, all_pairs=True, output_path=str(out))
+    w2s_bench.run(seeds=[0], methods=["naive"], **args)
+    w2s_bench.run(seeds=[1], methods=["naive", "naive_hard"], **args)
+    saved = json.loads((out / "results.json").read_text())
+    assert [(r["method"], r["seed"]) for r in saved] == [("naive", 1), ("naive_hard", 1), ("naive", 0)]
+    assert {r["key"] for r in saved} == {p.stem for p in (out / "runs").glob("*.json")}
+    (out / "runs" / "broken.json").write_text("{not json")
+    w2s_bench.run(seeds=[0], methods=["naive"], **args)
+    saved = json.loads((out / "results.json").read_text())
+    assert sorted((r["method"], r["seed"]) for r in saved) == [("naive", 0), ("naive", 1), ("naive_hard", 1)]
+    assert saved[0]["seed"] == 0  # this sweep's run first
+    assert "broken.json is left out of results.json" in caplog.text

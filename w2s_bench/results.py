@@ -3,19 +3,24 @@
 
 Layout under ``--output_path DIR``::
 
-    DIR/results.json                    list of all run records (rewritten after each run)
+    DIR/results.json                    list of every run record in DIR: this sweep's and, after them,
+                                        earlier sweeps' into the same folder (rewritten after each run)
     DIR/runs/<run key>.json             one record per run (finished or failed)
     DIR/samples/<run key>.jsonl         per test example: id, label, weak / ceiling / w2s probabilities
     DIR/comparisons.json                the paired method comparisons
 
 Every write goes to a temporary file that is renamed into place (``w2s_bench.files``), so a crash
-or Ctrl-C never leaves a half-written file. Resuming is the artefact store's job (``w2s_bench.cache``): a rerun
-rebuilds finished runs' records from stored predictions without training.
+or Ctrl-C never leaves a half-written file. A second sweep into the same folder adds to it: results.json
+lists the runs already in ``runs/`` too (a run of the same key is replaced), so readers of results.json
+(tables, ``compare``, ``report``, leaderboard submissions) see the folder's whole results set. Resuming is
+the artefact store's job (``w2s_bench.cache``): a rerun rebuilds finished runs' records from stored
+predictions without training.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import re
@@ -30,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from w2s_bench.errors import W2SError
 from w2s_bench.examples import Example
 from w2s_bench.files import atomic_write_text, remove_stale_temp_files
 from w2s_bench.records import (
@@ -41,8 +47,11 @@ from w2s_bench.records import (
     Record,
     RunRecord,
     Sample,
+    read_results,
     to_json,
 )
+
+log = logging.getLogger("w2s_bench")
 
 
 def run_key(task: str, weak: str, strong: str, method: str, seed: int) -> str:
@@ -118,6 +127,18 @@ class ResultsDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         remove_stale_temp_files(self.root, self.root / "runs", self.root / "samples")  # left by a killed run
+        self.earlier = self._earlier_runs()
+
+    def _earlier_runs(self) -> dict[str, Record]:
+        """The records already in ``runs/`` (earlier sweeps into this folder), by key. A file that cannot be
+        read stays where it is and out of results.json, with a warning naming it."""
+        earlier: dict[str, Record] = {}
+        for file in sorted((self.root / "runs").glob("*.json")):
+            try:
+                earlier.update((record.key, record) for record in read_results(file))
+            except W2SError as exc:
+                log.warning("%s is left out of results.json: %s", file, exc)
+        return earlier
 
     def write_run(self, record: Record, samples: list[Sample]) -> None:
         """A run's record and its samples; a failed run has none, and an older run's samples file of the
@@ -130,7 +151,10 @@ class ResultsDir:
         atomic_write_text(self.root / "runs" / f"{record.key}.json", _json(record))
 
     def write_summary(self, records: list[Record]) -> None:
-        atomic_write_text(self.root / "results.json", _json(records))
+        """results.json: ``records`` (this sweep's), then the earlier runs of the folder that this sweep did not redo."""
+        done = {record.key for record in records}
+        atomic_write_text(self.root / "results.json",
+                          _json([*records, *(record for key, record in self.earlier.items() if key not in done)]))
 
     def write_comparisons(self, comparisons: list[MethodComparison]) -> None:
         atomic_write_text(self.root / "comparisons.json", _json(comparisons))
