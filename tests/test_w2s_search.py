@@ -183,6 +183,33 @@ def test_the_search_never_re_encodes_a_prefix_and_holds_w_times_k_rows(strong, s
     assert len(steps) <= SETTINGS.max_new_tokens
 
 
+@pytest.mark.parametrize("method", ["search", "best_of_n", "sample"])
+def test_rows_that_end_leave_the_batch_and_change_no_output(strong, scorer, method, monkeypatch):
+    """Stop strings end most rows early: they leave the batch at once (the strong model is fed fewer rows), and
+    every output is what the batch gives when ended rows stay in it (to the end of the search's chunk, of the
+    sampling's batch); real runs on the offline ladder gave the same texts before and after rows could leave."""
+    settings = GenerationSettings(max_new_tokens=14, temperature=0.8, top_p=0.9, until=("e", "a"))
+    run = {"search": lambda: chunk_beam_search(strong, PROMPTS, settings, scorer, SearchParams(w=2, k=3, l=7), seed=3),
+           "best_of_n": lambda: best_of_n(strong, PROMPTS, settings, scorer, n=6, seed=3),
+           "sample": lambda: sample(strong, PROMPTS * 4, settings, seed=3)}[method]
+    rows: list[int] = []
+    forward = strong.forward
+
+    def counting_forward(input_ids, *args, **kwargs):
+        rows.append(int(input_ids.shape[0]))
+        return forward(input_ids, *args, **kwargs)
+
+    strong.forward = counting_forward
+    compacted = run()
+    fed_rows, rows[:] = list(rows), []
+    fed_compacted = sum(fed_rows)
+    for module in ("search", "sampling"):
+        monkeypatch.setattr(f"w2s_bench.generation.{module}.time_to_compact", lambda ended, held: False)
+    kept = run()
+    assert _ids(compacted) == _ids(kept)
+    assert fed_compacted < sum(rows), (fed_rows, rows)
+
+
 def test_eft_adds_the_pairs_log_ratio_to_the_strong_models_log_probabilities(untuned):
     tuned = tilted(untuned)
     # strong = untuned: log p_u + (log p_t - log p_u) is the tuned model, so EFT samples exactly as it does

@@ -10,7 +10,9 @@ Two layers:
   :meth:`DecodeState.repeat` gives each row K copies, so a search holds W*K rows at most and never
   re-encodes a prefix.
 * High level: :func:`sample` turns prompts into :class:`Generation` texts with lm-eval's generation
-  settings (``max_new_tokens``, ``temperature``, ``top_p``, ``until`` stop strings), batch by batch.
+  settings (``max_new_tokens``, ``temperature``, ``top_p``, ``until`` stop strings), batch by batch;
+  rows that have ended leave their batch (:func:`time_to_compact`), so a batch costs what its running
+  rows cost.
   ``sample(..., use_cache=False)`` recomputes every step from the whole sequence: the reference the
   tests hold the cached path to, token for token.
 
@@ -80,6 +82,21 @@ def choose_tokens(logits: torch.Tensor, settings: GenerationSettings, generators
     # 1 - U is in (0, 1]: the draw is above 0, so the first token whose CDF reaches it has a positive probability
     draws = (1 - torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators])) * cdf[:, -1]
     return (cdf < draws[:, None]).sum(dim=-1).clamp(max=probs.shape[-1] - 1)
+
+
+def skip_draws(generators: Sequence[torch.Generator], settings: GenerationSettings) -> None:
+    """Advance each generator as :func:`choose_tokens` does for one row, without computing a token: a row slot
+    that sits out a step (its row ended and left the batch) keeps its randomness in step with the others."""
+    if settings.temperature != 0:
+        for generator in generators:
+            torch.rand((), generator=generator, dtype=torch.float64)
+
+
+def time_to_compact(ended: int, held: int) -> bool:
+    """Whether the rows that ended should leave the batch now: once they are a quarter of it. Leaving copies the
+    KV cache, so rows leave in a few groups per batch rather than one by one; until then they are computed
+    and ignored. A batch whose rows end early (a short answer, EOS) then costs what its running rows cost."""
+    return ended > 0 and 4 * ended >= held
 
 
 @dataclass
@@ -183,6 +200,10 @@ class UncachedDecoder:
         for row, token in zip(self.sequences, tokens.tolist(), strict=True):
             row.append(token)
 
+    def select(self, rows: Sequence[int]) -> None:
+        """Keep rows ``rows`` in that order (a row may repeat), as :meth:`DecodeState.select` does for a cache."""
+        self.sequences = [list(self.sequences[r]) for r in rows]
+
 
 def stopped_text(text: str, until: tuple[str, ...]) -> str | None:
     """``text`` cut before its first stop string, or None when it has none."""
@@ -198,14 +219,16 @@ def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: Generatio
     done: list[Generation | None] = [None] * len(prompt_ids)
     state = prefill(lm, prompt_ids) if use_cache else None
     reference = None if use_cache else UncachedDecoder(lm, prompt_ids)
+    held = list(range(len(prompt_ids)))  # the row at each position of the batch; finished rows leave it
     for _ in range(budget):
+        held_generators = [generators[row] for row in held]
         if use_cache:
-            tokens, state = continue_sampling(lm, state, 1, settings, generators)
+            tokens, state = continue_sampling(lm, state, 1, settings, held_generators)
             tokens = tokens[:, 0]
         else:
-            tokens = choose_tokens(reference.next_logits(), settings, generators)
+            tokens = choose_tokens(reference.next_logits(), settings, held_generators)
             reference.append(tokens)
-        for row, token in enumerate(tokens.tolist()):
+        for row, token in zip(held, tokens.tolist(), strict=True):
             if done[row] is not None:
                 continue
             generated[row].append(token)
@@ -217,6 +240,13 @@ def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: Generatio
                     done[row] = Generation(text, tuple(generated[row]), "stop")
         if all(d is not None for d in done):
             break
+        if time_to_compact(sum(done[row] is not None for row in held), len(held)):
+            keep = [i for i, row in enumerate(held) if done[row] is None]
+            if use_cache:
+                state = state.select(keep)
+            else:
+                reference.select(keep)
+            held = [held[i] for i in keep]
     return [d if d is not None else Generation(lm.decode(ids), tuple(ids), "length")
             for d, ids in zip(done, generated, strict=True)]
 

@@ -28,13 +28,20 @@ def score_ids(lm: CausalLM, pairs: Sequence[tuple[list[int], int]], batch_size: 
     for batch in length_batches([len(ids) for ids, _ in pairs], batch_size, rng=None):
         input_ids, attention_mask = pad_batch([pairs[i][0] for i in batch], lm.pad_id)
         logits, _ = lm.forward(input_ids, attention_mask)
-        logprobs = torch.log_softmax(logits.double(), dim=-1).cpu()
+        # only the positions that predict a continuation token (the token at t is predicted by the logits at
+        # t - 1) are normalised: the prompt's positions, often half the row, never reach the softmax
+        rows, positions, targets = [], [], []
         for row, i in enumerate(batch):
             ids, n_prompt = pairs[i]
-            targets = torch.as_tensor(ids[n_prompt:])
-            # the token at position t is predicted by the logits at t - 1
-            predicted = logprobs[row, n_prompt - 1:len(ids) - 1]
-            out[i] = predicted.gather(1, targets[:, None])[:, 0].numpy()
+            rows += [row] * (len(ids) - n_prompt)
+            positions += range(n_prompt - 1, len(ids) - 1)
+            targets += ids[n_prompt:]
+        picked = logits[torch.tensor(rows, dtype=torch.long), torch.tensor(positions, dtype=torch.long)]
+        logprobs = torch.log_softmax(picked.double(), dim=-1).cpu()
+        values = logprobs.gather(1, torch.tensor(targets, dtype=torch.long)[:, None])[:, 0].numpy()
+        ends = np.cumsum([len(pairs[i][0]) - pairs[i][1] for i in batch])
+        for i, start, end in zip(batch, [0, *ends[:-1]], ends, strict=True):
+            out[i] = values[start:end]
     return out
 
 

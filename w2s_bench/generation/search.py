@@ -23,7 +23,10 @@ Efficient by construction:
   after scoring, ``DecodeState.select`` keeps the W best rows and repeats each K times in place, so a
   prefix is never re-encoded by the strong model.
 * A prompt batch holds W*K rows per prompt, never more, whatever the number of chunks; prompts whose
-  kept beams have all ended leave the batch. ``batch_size`` counts rows (prompts per batch =
+  kept beams have all ended leave the batch, and so do single rows that end (EOS or a stop string), in
+  groups (``sampling.time_to_compact``): an ended beam is kept as text and score, not decoded further.
+  On the offline ladder half the strong LM's samples end within 10 of 24 tokens, so best-of-n fed every
+  row to the end did about twice the work it needed. ``batch_size`` counts rows (prompts per batch =
   ``batch_size // (W*K)``, at least one).
 * All candidates of a prompt batch are scored by each small model in one batch. The small models
   re-encode ``prompt + partial output`` at every chunk (text crosses tokenizers, so their caches could
@@ -59,7 +62,9 @@ from w2s_bench.generation.sampling import (
     prefill,
     row_generators,
     row_seeds,
+    skip_draws,
     stopped_text,
+    time_to_compact,
 )
 from w2s_bench.generation.scoring import score_continuations
 from w2s_bench.progress import progress_bar
@@ -116,15 +121,19 @@ class _Decoder:
     """Rows that sample their next token from ``sum_m weight_m * log p_m`` over one or more models sharing a
     vocabulary (one model: its logits as they are, exactly as ``sample`` uses them). Cached: one
     ``DecodeState`` per model. Uncached (the reference): every step runs each model over each row's whole
-    sequence again."""
+    sequence again.
+
+    Only running rows are computed: the batch holds the caller's rows that have not ended, and a row that ends
+    (:meth:`drop`) leaves it with the next compaction (``time_to_compact``). Every row slot still draws once per
+    step, held or not (``skip_draws``), so a slot's randomness does not depend on which rows ended."""
 
     def __init__(self, lms: Sequence[CausalLM], weights: Sequence[float], prompt_ids: Sequence[Sequence[int]],
                  use_cache: bool) -> None:
         self.lms, self.weights, self.use_cache = list(lms), list(weights), use_cache
-        self.eos_id = lms[0].eos_id
         self.states: list[DecodeState] = [prefill(lm, prompt_ids) for lm in lms] if use_cache else []
         self.sequences = [] if use_cache else [list(ids) for ids in prompt_ids]
-        self.finished = torch.zeros(len(prompt_ids), dtype=torch.bool)
+        self.held = list(range(len(prompt_ids)))  # the caller's row at each position of the batch
+        self.ended: set[int] = set()  # held rows that ended; they leave at the next compaction
 
     def next_logits(self) -> torch.Tensor:
         per_model = ([state.next_logits for state in self.states] if self.use_cache
@@ -135,28 +144,41 @@ class _Decoder:
         return sum(weight * torch.log_softmax(logits[:, :width].double().cpu(), dim=-1)
                    for weight, logits in zip(self.weights, per_model, strict=True))
 
-    @torch.no_grad()
-    def sample(self, n_tokens: int, settings: GenerationSettings, generators: Sequence[torch.Generator]) -> torch.Tensor:
-        """``[rows, n_tokens]`` more tokens per row; a row that emitted EOS emits EOS from then on (and still draws)."""
-        chosen = []
-        for _ in range(n_tokens):
-            tokens = choose_tokens(self.next_logits(), settings, generators)
-            if self.eos_id is not None:
-                tokens = tokens.masked_fill(self.finished, self.eos_id)
-                self.finished = self.finished | (tokens == self.eos_id)
-            chosen.append(tokens)
-            if self.use_cache:
-                self.states = [feed(lm, state, tokens[:, None]) for lm, state in zip(self.lms, self.states, strict=True)]
-            else:
-                for row, token in zip(self.sequences, tokens.tolist(), strict=True):
-                    row.append(token)
-        return torch.stack(chosen, dim=1)
+    @property
+    def running(self) -> bool:
+        return len(self.ended) < len(self.held)
 
-    def select(self, rows: Sequence[int]) -> None:
-        """Keep rows ``rows`` in that order (a row may repeat); caches are reordered in place, never recomputed."""
-        self.states = [state.select(rows) for state in self.states]
-        self.sequences = [list(self.sequences[r]) for r in rows] if not self.use_cache else []
-        self.finished = self.finished[torch.as_tensor(rows, dtype=torch.long)]
+    @torch.no_grad()
+    def step(self, settings: GenerationSettings, generators: Sequence[torch.Generator]) -> dict[int, int]:
+        """The next token of every running row, by the caller's row index; ``generators`` has one per caller row."""
+        tokens = choose_tokens(self.next_logits(), settings, [generators[row] for row in self.held])
+        held = set(self.held)
+        skip_draws([g for row, g in enumerate(generators) if row not in held], settings)
+        if self.use_cache:
+            self.states = [feed(lm, state, tokens[:, None]) for lm, state in zip(self.lms, self.states, strict=True)]
+        else:
+            for sequence, token in zip(self.sequences, tokens.tolist(), strict=True):
+                sequence.append(token)
+        return {row: token for row, token in zip(self.held, tokens.tolist(), strict=True) if row not in self.ended}
+
+    def drop(self, row: int) -> None:
+        """Caller row ``row`` has ended: it needs no more tokens."""
+        self.ended.add(row)
+        if time_to_compact(len(self.ended), len(self.held)):
+            keep = [i for i, held in enumerate(self.held) if held not in self.ended]
+            self._keep(keep, [self.held[i] for i in keep])
+
+    def select(self, rows: Sequence[int], running: Sequence[bool]) -> None:
+        """The caller's rows become its old rows ``rows`` in that order (a row may repeat); only those marked
+        ``running`` are held. Caches are reordered in place, never recomputed."""
+        position = {row: i for i, row in enumerate(self.held)}
+        new = [j for j, run in enumerate(running) if run]
+        self._keep([position[rows[j]] for j in new], new)
+
+    def _keep(self, positions: list[int], rows: list[int]) -> None:
+        self.states = [state.select(positions) for state in self.states]
+        self.sequences = [list(self.sequences[p]) for p in positions] if not self.use_cache else []
+        self.held, self.ended = rows, set()
 
 
 def _ended(lm: CausalLM, tokens: list[int], new: int, settings: GenerationSettings) -> Generation | None:
@@ -197,17 +219,22 @@ def _search_batch(strong: CausalLM, decoder: _Decoder, prompts: list[str], seeds
     generators = [row_generators(slot_seeds(seed, width)) for seed in seeds]
     active = list(range(len(prompts)))  # prompts still searching; each owns `width` consecutive rows
     rows = [_Row(p, []) for p in active for _ in range(width)]
-    decoder.select([p for p in active for _ in range(width)])
+    decoder.select([p for p in active for _ in range(width)], [True] * len(rows))
     results: list[Generation | None] = [None] * len(prompts)
     produced = 0
     while True:
         n_tokens = min(params.l, budget - produced)
-        tokens = decoder.sample(n_tokens, settings, [g for p in active for g in generators[p]]).tolist()
-        produced += n_tokens
         live = [i for i, row in enumerate(rows) if row.ended is None]
-        for i in live:
-            rows[i].tokens.extend(tokens[i])
-            rows[i].ended = _ended(strong, rows[i].tokens, n_tokens, settings)
+        slot_generators = [g for p in active for g in generators[p]]
+        for _ in range(n_tokens):
+            for i, token in decoder.step(settings, slot_generators).items():
+                rows[i].tokens.append(token)
+                rows[i].ended = _ended(strong, rows[i].tokens, 1, settings)
+                if rows[i].ended is not None:
+                    decoder.drop(i)
+            if not decoder.running:  # every row ended: each prompt's kept beams have, so the batch is done
+                break
+        produced += n_tokens
         if scorer is not None and width > 1:  # one row per prompt needs no ranking
             texts = [rows[i].generation(strong).text for i in live]
             for i, score in zip(live, scorer([prompts[rows[i].prompt] for i in live], texts), strict=True):
@@ -225,7 +252,7 @@ def _search_batch(strong: CausalLM, decoder: _Decoder, prompts: list[str], seeds
                 kept_rows += [i for i in kept for _ in range(params.k)]
         if not still_active:
             return [r for r in results if r is not None]
-        decoder.select(kept_rows)
+        decoder.select(kept_rows, [rows[i].ended is None for i in kept_rows])
         rows = [_Row(rows[i].prompt, list(rows[i].tokens), rows[i].ended, rows[i].score,
                      candidate=rows[i].ended is None or n == 0)
                 for i, n in zip(kept_rows, [j % params.k for j in range(len(kept_rows))], strict=True)]
