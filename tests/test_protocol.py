@@ -11,6 +11,8 @@ from fakes import NoisyOracle
 
 import w2s_bench
 from w2s_bench.errors import W2SError
+from w2s_bench.metrics import compare_methods
+from w2s_bench.records import read_results, read_samples, to_json
 
 REQUIRED_METRICS = {"weak_acc", "ceiling_acc", "w2s_acc", "pgr", "gain_sq", "misfit_sq", "gain_kl", "misfit_kl"}
 
@@ -97,14 +99,18 @@ def test_a_second_sweep_into_the_same_folder_adds_to_results_json(keyword_task, 
     out = tasks.parent / "out"
     args = dict(tasks=["keywords"], include_paths=[str(tasks)], weak=["tfidf"], strong=["tfidf"], data_dir=str(data_dir),
                 n_resamples=50, limit=100, all_pairs=True, output_path=str(out))
-    w2s_bench.run(seeds=[0], methods=["naive"], **args)
+    w2s_bench.run(seeds=[0], methods=["naive", "naive_hard"], **args)
     w2s_bench.run(seeds=[1], methods=["naive", "naive_hard"], **args)
     saved = json.loads((out / "results.json").read_text())
-    assert [(r["method"], r["seed"]) for r in saved] == [("naive", 1), ("naive_hard", 1), ("naive", 0)]
+    assert [(r["method"], r["seed"]) for r in saved] == [("naive", 1), ("naive_hard", 1), ("naive", 0), ("naive_hard", 0)]
     assert {r["key"] for r in saved} == {p.stem for p in (out / "runs").glob("*.json")}
+    records = read_results(out)  # comparisons.json compares over the same runs, seed 0's included
+    expected = compare_methods(records, {r.key: read_samples(out, r) for r in records}, n_resamples=50)
+    assert json.loads((out / "comparisons.json").read_text()) == json.loads(json.dumps(to_json(expected)))
+    assert [c["seeds"] for c in json.loads((out / "comparisons.json").read_text())] == [[0, 1]]
     (out / "runs" / "broken.json").write_text("{not json")
     w2s_bench.run(seeds=[0], methods=["naive"], **args)
     saved = json.loads((out / "results.json").read_text())
-    assert sorted((r["method"], r["seed"]) for r in saved) == [("naive", 0), ("naive", 1), ("naive_hard", 1)]
+    assert sorted((r["method"], r["seed"]) for r in saved) == [("naive", 0), ("naive", 1), ("naive_hard", 0), ("naive_hard", 1)]
     assert saved[0]["seed"] == 0  # this sweep's run first
     assert "broken.json is left out of results.json" in caplog.text

@@ -333,7 +333,10 @@ def run_sweep(config: RunConfig | None = None, **overrides: Any) -> Sweep:
     comparisons = compare_methods(records, samples, baseline=config.baseline, n_resamples=config.n_resamples)
     if out:
         out.write_summary(records)  # also when every run was reused
-        out.write_comparisons(comparisons)
+        earlier = out.earlier_than(records)  # the folder's runs from earlier sweeps: compared with this sweep's too
+        out.write_comparisons(compare_methods([*records, *earlier], {**samples, **out.earlier_samples(earlier)},
+                                              baseline=config.baseline, n_resamples=config.n_resamples)
+                              if earlier else comparisons)
     return Sweep(records, samples, comparisons, plan, counts)
 
 

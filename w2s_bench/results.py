@@ -7,7 +7,7 @@ Layout under ``--output_path DIR``::
                                         earlier sweeps' into the same folder (rewritten after each run)
     DIR/runs/<run key>.json             one record per run (finished or failed)
     DIR/samples/<run key>.jsonl         per test example: id, label, weak / ceiling / w2s probabilities
-    DIR/comparisons.json                the paired method comparisons
+    DIR/comparisons.json                the paired method comparisons, over results.json's runs
 
 Every write goes to a temporary file that is renamed into place (``w2s_bench.files``), so a crash
 or Ctrl-C never leaves a half-written file. A second sweep into the same folder adds to it: results.json
@@ -48,6 +48,7 @@ from w2s_bench.records import (
     RunRecord,
     Sample,
     read_results,
+    read_samples,
     to_json,
 )
 
@@ -150,11 +151,26 @@ class ResultsDir:
             samples_file.unlink(missing_ok=True)
         atomic_write_text(self.root / "runs" / f"{record.key}.json", _json(record))
 
+    def earlier_than(self, records: list[Record]) -> list[Record]:
+        """The folder's earlier runs that ``records`` (this sweep's) did not redo."""
+        done = {record.key for record in records}
+        return [record for key, record in self.earlier.items() if key not in done]
+
+    def earlier_samples(self, records: list[Record]) -> dict[str, list[Sample]]:
+        """The per-sample rows of the finished runs among ``records`` (earlier runs of this folder), by key; a
+        run whose rows cannot be read is left out of the comparisons, with a warning."""
+        samples: dict[str, list[Sample]] = {}
+        for record in records:
+            if isinstance(record, RunRecord):
+                try:
+                    samples[record.key] = read_samples(self.root, record)
+                except W2SError as exc:
+                    log.warning("run %s is left out of comparisons.json: %s", record.key, exc)
+        return samples
+
     def write_summary(self, records: list[Record]) -> None:
         """results.json: ``records`` (this sweep's), then the earlier runs of the folder that this sweep did not redo."""
-        done = {record.key for record in records}
-        atomic_write_text(self.root / "results.json",
-                          _json([*records, *(record for key, record in self.earlier.items() if key not in done)]))
+        atomic_write_text(self.root / "results.json", _json([*records, *self.earlier_than(records)]))
 
     def write_comparisons(self, comparisons: list[MethodComparison]) -> None:
         atomic_write_text(self.root / "comparisons.json", _json(comparisons))
