@@ -12,9 +12,13 @@ In one run on one machine it measures:
   6 x non-embedding parameters x real tokens for training (2 x for the early-stopping evaluations inside
   it) and 2 x for inference, its fraction of the matmul peak, the fraction of processed tokens that are
   real (not padding), and the phase's peak memory (resident set on CPU, allocated on CUDA);
+- the float32 matmul rate at each model's own shapes (a training batch's tokens x hidden -> 4 x hidden):
+  what a small model's phases can reach at best;
 - the harness's training against a bare PyTorch loop over the same model, batches, optimiser and
-  schedule (load + tokenise + steps in both; the ratio), and how much of it is setup;
-- the start-up time of the light CLI verbs (``--help``, ``ls``, ``validate``, ``compare``);
+  schedule (load + tokenise + steps in both; the ratio, and each one's fraction of the peak), and how much
+  of it is setup;
+- the start-up time of the light CLI verbs (``--help``, ``ls``, ``validate``, ``compare``), and the bare
+  ``w2s-bench``'s wall time (the offline demo, empty cache);
 - the side-by-side with the reference implementation (openai/weak-to-strong, run by
   ``../shared/bench/peer_oai/run.sh``) on the same model folders, data sizes and settings, when that
   folder exists (else the column is skipped with the reason).
@@ -224,9 +228,12 @@ def bare_loop(est: HFEstimator, texts: list[tuple[str, ...]], targets: np.ndarra
     return time.perf_counter() - start
 
 
-def overhead(name: str, spec_name: str, loaded: Any, overrides: dict[str, Any], steps: int) -> dict[str, Any]:
+def overhead(name: str, spec_name: str, loaded: Any, overrides: dict[str, Any], steps: int,
+             peak_flops: float) -> dict[str, Any]:
     """The harness's ``fit`` (early stopping off) against :func:`bare_loop`, ``steps`` optimiser steps each,
-    interleaved twice (bare, harness, bare, harness) so that a load change hits both; the best of each."""
+    interleaved twice (bare, harness, bare, harness) so that a load change hits both; the best of each. Both
+    run the same batches, so the harness's real-token count gives the bare loop's FLOP/s too (6 x non-embedding
+    parameters x real tokens, setup included): how close plain PyTorch itself gets to the matmul peak."""
     train = loaded.splits.train_a
     targets = one_hot(labels_of(train), loaded.num_classes)
     settings = {**overrides, "epochs": 0.0, "min_steps": steps, "early_stopping": False}
@@ -235,6 +242,7 @@ def overhead(name: str, spec_name: str, loaded: Any, overrides: dict[str, Any], 
         est = build_estimator(resolve(spec_name).with_params(settings), seed=0)
         bare.append(bare_loop(est, [ex.texts for ex in train], targets))
         est = build_estimator(resolve(spec_name).with_params(settings), seed=0)
+        counter = TokenCounter(est)
         start = time.perf_counter()
         est._load(loaded.num_classes)
         est._encode_examples([ex.texts for ex in train])
@@ -242,11 +250,38 @@ def overhead(name: str, spec_name: str, loaded: Any, overrides: dict[str, Any], 
         start = time.perf_counter()
         est.fit(train, targets)
         harness.append(time.perf_counter() - start)
+    flops = 6 * non_embedding_parameters(est.model.backbone) * counter.counts["train"][0]
     row = {"model": name, "steps": steps, "bare_s": round(min(bare), 2), "harness_s": round(min(harness), 2),
            "ratio": round(min(harness) / min(bare), 3), "setup_s": round(min(setup), 2),
-           "setup_fraction": round(min(setup) / min(harness), 3)}
-    print(f"  harness vs bare loop, {name}, {steps} steps: bare {row['bare_s']} s, harness {row['harness_s']} s, "
-          f"ratio {row['ratio']}; load + tokenise {row['setup_s']} s ({row['setup_fraction']:.1%} of the harness fit)")
+           "setup_fraction": round(min(setup) / min(harness), 3),
+           "bare_fraction_of_peak": round(flops / min(bare) / peak_flops, 3),
+           "harness_fraction_of_peak": round(flops / min(harness) / peak_flops, 3)}
+    print(f"  harness vs bare loop, {name}, {steps} steps: bare {row['bare_s']} s ({row['bare_fraction_of_peak']:.1%} of "
+          f"peak), harness {row['harness_s']} s ({row['harness_fraction_of_peak']:.1%}), ratio {row['ratio']}; load + "
+          f"tokenise {row['setup_s']} s ({row['setup_fraction']:.1%} of the harness fit)")
+    return row
+
+
+def shape_limit(name: str, spec_name: str, loaded: Any, overrides: dict[str, Any], peak_flops: float) -> dict[str, Any]:
+    """The float32 matmul rate at the model's own shapes: a training batch's real tokens (batch size x the mean
+    length of train_a's examples) times the hidden size into the 4x MLP width, the largest matmul of a layer.
+    A small model cannot beat this rate, whatever the harness does; it is the ceiling for its phases."""
+    est = build_estimator(resolve(spec_name).with_params(overrides), seed=0)
+    est._load(loaded.num_classes)  # also loads the tokenizer
+    lengths = [len(ids) for texts in est._encode_examples([ex.texts for ex in loaded.splits.train_a]) for ids in texts]
+    rows = est.config.batch_size * round(sum(lengths) / len(lengths))
+    hidden = est.load_config().hidden_size
+    a, b = torch.randn(rows, hidden), torch.randn(hidden, 4 * hidden)
+    torch.mm(a, b)
+    best, deadline = math.inf, time.perf_counter() + 2.0
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    rate = 2 * rows * hidden * 4 * hidden / best
+    row = {"model": name, "shape": [rows, hidden, 4 * hidden], "flops": rate, "fraction_of_peak": round(rate / peak_flops, 3)}
+    print(f"  {name}: [{rows} x {hidden}] @ [{hidden} x {4 * hidden}]: {rate / 1e9:.1f} GFLOP/s "
+          f"({row['fraction_of_peak']:.1%} of the {peak_flops / 1e9:.0f} GFLOP/s peak)", flush=True)
     return row
 
 
@@ -267,12 +302,29 @@ def startup_times(results_file: Path | None) -> list[dict[str, Any]]:
         best, heavy = math.inf, ""
         for _ in range(3):
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
+            # from a neutral folder: with ``-c`` the working folder comes first on sys.path, and a checkout there
+            # would shadow the installed w2s-bench being measured
+            done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
+                                  cwd=tempfile.gettempdir())
             best = min(best, time.perf_counter() - start)
             heavy = done.stderr.rsplit("HEAVY=", 1)[-1].strip()
         rows.append({"verb": label, "seconds": round(best, 2), "imports": heavy or "neither torch nor transformers"})
         print(f"  w2s-bench {label:<24} {best:6.2f} s   imports: {rows[-1]['imports']}", flush=True)
     return rows
+
+
+def demo_time() -> dict[str, Any]:
+    """Wall seconds of the bare ``w2s-bench`` (the offline demo: TF-IDF -> MiniLM-L6 on the generated task) in a
+    fresh process with an empty artefact cache, so every model trains as on a first run after install."""
+    with tempfile.TemporaryDirectory(prefix="w2s_speed_demo_") as tmp:
+        start = time.perf_counter()
+        done = subprocess.run([str(Path(sys.executable).parent / "w2s-bench"), "--use_cache", tmp, "--quiet"],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    if done.returncode:
+        return {"skipped": f"w2s-bench failed: {done.stderr[-500:]}"}
+    print(f"  w2s-bench (the demo, empty cache): {seconds:.1f} s", flush=True)
+    return {"seconds": round(seconds, 1)}
 
 
 # -- the reference, side by side ---------------------------------------------------------------------------
@@ -374,13 +426,17 @@ def main(argv: list[str] | None = None) -> int:
 
     with section(f"phases ({task_name}, --limit {limit}; sizes {loaded.splits.sizes()})"):
         report["phases"] = [row for name, spec in models.items() for row in phases(name, spec, loaded, peak, overrides)]
+    with section("the float32 matmul rate at each model's own shapes (its achievable limit)"):
+        report["shape_limits"] = [shape_limit(name, spec, loaded, overrides, peak) for name, spec in models.items()]
     with section(f"harness vs a bare PyTorch loop ({steps} steps, same batches and optimiser)"):
-        report["overhead"] = [overhead(name, spec, loaded, overrides, steps) for name, spec in models.items()]
+        report["overhead"] = [overhead(name, spec, loaded, overrides, steps, peak) for name, spec in models.items()]
     with section("start-up of the light CLI verbs (fresh interpreter, best of 3)"):
         with tempfile.TemporaryDirectory(prefix="w2s_speed_results_") as tmp:
             # a real results folder for `compare` to read: a seconds-long TF-IDF-only sweep
             run_sweep(RunConfig(weak=["tfidf"], strong=["tfidf"], limit=200, output_path=tmp, cache_dir=None))
             report["startup"] = startup_times(Path(tmp, "results.json"))
+    with section("the bare w2s-bench (the offline demo, a fresh process, empty cache)"):
+        report["demo"] = {"skipped": "--quick"} if args.quick else demo_time()
     with section("the reference implementation, side by side"):
         run_sh = find_peer()
         if reference == "skip":
