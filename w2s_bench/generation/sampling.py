@@ -211,6 +211,19 @@ def stopped_text(text: str, until: tuple[str, ...]) -> str | None:
     return text[:min(cuts)] if cuts else None
 
 
+def ended_by_last_token(lm: CausalLM, tokens: list[int], settings: GenerationSettings) -> Generation | None:
+    """The finished generation if the last of ``tokens`` (a row's generated ids, none of the earlier ones having
+    ended it) ends it: the EOS token (left out of the text), or the token that completes a stop string (the
+    text is cut before it); else None."""
+    if tokens[-1] == lm.eos_id:
+        return Generation(lm.decode(tokens[:-1]), tuple(tokens), "eos")
+    if settings.until:
+        text = stopped_text(lm.decode(tokens), settings.until)
+        if text is not None:
+            return Generation(text, tuple(tokens), "stop")
+    return None
+
+
 def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: GenerationSettings, seeds: list[int],
                   use_cache: bool) -> list[Generation]:
     generators = row_generators(seeds)
@@ -229,15 +242,9 @@ def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: Generatio
             tokens = choose_tokens(reference.next_logits(), settings, held_generators)
             reference.append(tokens)
         for row, token in zip(held, tokens.tolist(), strict=True):
-            if done[row] is not None:
-                continue
-            generated[row].append(token)
-            if token == lm.eos_id:
-                done[row] = Generation(lm.decode(generated[row][:-1]), tuple(generated[row]), "eos")
-            elif settings.until:
-                text = stopped_text(lm.decode(generated[row]), settings.until)
-                if text is not None:
-                    done[row] = Generation(text, tuple(generated[row]), "stop")
+            if done[row] is None:
+                generated[row].append(token)
+                done[row] = ended_by_last_token(lm, generated[row], settings)
         if all(d is not None for d in done):
             break
         if time_to_compact(sum(done[row] is not None for row in held), len(held)):

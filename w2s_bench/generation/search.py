@@ -58,12 +58,12 @@ from w2s_bench.generation.sampling import (
     GenerationSettings,
     UncachedDecoder,
     choose_tokens,
+    ended_by_last_token,
     feed,
     prefill,
     row_generators,
     row_seeds,
     skip_draws,
-    stopped_text,
     time_to_compact,
 )
 from w2s_bench.generation.scoring import score_continuations
@@ -181,23 +181,6 @@ class _Decoder:
         self.held, self.ended = rows, set()
 
 
-def _ended(lm: CausalLM, tokens: list[int], new: int, settings: GenerationSettings) -> Generation | None:
-    """The finished generation if ``tokens`` (whose last ``new`` are this chunk's) ended in this chunk, at the
-    first EOS or the first token completing a stop string, as ``sample`` decides; else None."""
-    chunk_start = len(tokens) - new
-    has_eos = lm.eos_id is not None and lm.eos_id in tokens[chunk_start:]
-    if not has_eos and not (settings.until and stopped_text(lm.decode(tokens), settings.until) is not None):
-        return None
-    for end in range(chunk_start + 1, len(tokens) + 1):
-        if tokens[end - 1] == lm.eos_id:
-            return Generation(lm.decode(tokens[:end - 1]), tuple(tokens[:end]), "eos")
-        if settings.until:
-            text = stopped_text(lm.decode(tokens[:end]), settings.until)
-            if text is not None:
-                return Generation(text, tuple(tokens[:end]), "stop")
-    return None
-
-
 @dataclass
 class _Row:
     """One candidate: its prompt (index in the batch), tokens so far, its end (None while running), its score,
@@ -229,7 +212,7 @@ def _search_batch(strong: CausalLM, decoder: _Decoder, prompts: list[str], seeds
         for _ in range(n_tokens):
             for i, token in decoder.step(settings, slot_generators).items():
                 rows[i].tokens.append(token)
-                rows[i].ended = _ended(strong, rows[i].tokens, 1, settings)
+                rows[i].ended = ended_by_last_token(strong, rows[i].tokens, settings)
                 if rows[i].ended is not None:
                     decoder.drop(i)
             if not decoder.running:  # every row ended: each prompt's kept beams have, so the batch is done
