@@ -12,7 +12,7 @@ from w2s_bench.errors import W2SError
 from w2s_bench.generation.lm import load_causal_lm
 from w2s_bench.generation.sampling import (
     GenerationSettings,
-    continue_sampling,
+    choose_tokens,
     feed,
     left_pad,
     prefill,
@@ -106,8 +106,11 @@ def test_chunked_sampling_with_reordered_and_repeated_rows_keeps_a_valid_cache(t
     for chunk in range(2):
         state = state.repeat(3)
         sequences = [list(s) for s in sequences for _ in range(3)]
-        tokens, state = continue_sampling(tiny_lm, state, 4, settings, row_generators(range(chunk * 10, chunk * 10 + 6)))
-        sequences = [s + t for s, t in zip(sequences, tokens.tolist(), strict=True)]
+        generators = row_generators(range(chunk * 10, chunk * 10 + 6))
+        for _ in range(4):
+            tokens = choose_tokens(state.next_logits, settings, generators)
+            state = feed(tiny_lm, state, tokens[:, None])
+            sequences = [s + [t] for s, t in zip(sequences, tokens.tolist(), strict=True)]
         keep = [5, 0]  # "the best two", in a new order
         state, sequences = state.select(keep), [sequences[i] for i in keep]
         input_ids, attention_mask, position_ids = left_pad(sequences, tiny_lm.pad_id)
@@ -116,11 +119,24 @@ def test_chunked_sampling_with_reordered_and_repeated_rows_keeps_a_valid_cache(t
     assert state.cache.get_seq_length() == max(len(p) for p in prompts) + 8  # prefix plus 2 chunks, never re-encoded
 
 
-def test_rows_that_emit_eos_keep_emitting_it(tiny_lm):
-    state = prefill(tiny_lm, [tiny_lm.encode("The movie was")] * 2)
-    state = feed(tiny_lm, state, torch.tensor([[tiny_lm.eos_id], [tiny_lm.encode("good", bos=False)[0]]]))
-    tokens, state = continue_sampling(tiny_lm, state, 3, SETTINGS["tempered"], row_generators([0, 1]))
-    assert tokens[0].tolist() == [tiny_lm.eos_id] * 3 and state.finished.tolist()[0]
+def test_a_row_that_draws_eos_ends_there_and_its_text_leaves_it_out(tiny_lm, monkeypatch):
+    """EOS made likely (not certain): rows end at different steps, leave the batch, and every other row goes on
+    drawing exactly as the uncached reference, which keeps no cache to compact."""
+    forward = tiny_lm.forward
+
+    def eos_likely(*args, **kwargs):
+        logits, cache = forward(*args, **kwargs)
+        logits[..., tiny_lm.eos_id] += 2.0
+        return logits, cache
+
+    monkeypatch.setattr(tiny_lm, "forward", eos_likely)
+    cached = sample(tiny_lm, PROMPTS * 3, SETTINGS["tempered"], seed=2)
+    assert _ids(cached) == _ids(sample(tiny_lm, PROMPTS * 3, SETTINGS["tempered"], seed=2, use_cache=False))
+    ended = [g for g in cached if g.finish_reason == "eos"]
+    assert 0 < len(ended) < len(cached) and len({len(g.token_ids) for g in ended}) > 1
+    for g in ended:
+        assert g.token_ids[-1] == tiny_lm.eos_id and tiny_lm.eos_id not in g.token_ids[:-1]
+        assert g.text == tiny_lm.decode(list(g.token_ids[:-1]))
 
 
 def test_log_p_of_a_continuation_is_the_sum_of_its_token_log_softmax(tiny_lm):

@@ -1,18 +1,18 @@
 """Sampling from a causal LM with a KV cache: batched, left-padded, deterministic for a fixed seed.
 
-Two layers:
+Three layers:
 
-* Low level, for searches that steer the sampling (chunk-level beam search, best-of-n): a
-  :class:`DecodeState` holds a batch's KV cache, the logits of each row's next token, the attention
-  mask and the next position ids. :func:`prefill` encodes prompts once; :func:`continue_sampling`
-  samples L more tokens for every row, feeding each into the cache, and returns them with the new
-  state; :meth:`DecodeState.select` keeps, reorders or repeats rows (``select([0, 0, 2])``) and
-  :meth:`DecodeState.repeat` gives each row K copies, so a search holds W*K rows at most and never
-  re-encodes a prefix.
+* Low level: a :class:`DecodeState` holds a batch's KV cache, the logits of each row's next token, the
+  attention mask and the next position ids. :func:`prefill` encodes prompts once; :func:`feed` appends
+  tokens through the cache; :meth:`DecodeState.select` keeps, reorders or repeats rows
+  (``select([0, 0, 2])``) and :meth:`DecodeState.repeat` gives each row K copies, so a search holds W*K
+  rows at most and never re-encodes a prefix.
+* :class:`Decoder`: the one decoding loop, used by :func:`sample` and by every search
+  (``generation.search``). Rows draw their next token from one model's logits, or from a weighted sum of
+  several models' log-probabilities (EFT); rows that end leave the batch in groups
+  (:func:`time_to_compact`), so a batch costs what its running rows cost.
 * High level: :func:`sample` turns prompts into :class:`Generation` texts with lm-eval's generation
-  settings (``max_new_tokens``, ``temperature``, ``top_p``, ``until`` stop strings), batch by batch;
-  rows that have ended leave their batch (:func:`time_to_compact`), so a batch costs what its running
-  rows cost.
+  settings (``max_new_tokens``, ``temperature``, ``top_p``, ``until`` stop strings), batch by batch.
   ``sample(..., use_cache=False)`` recomputes every step from the whole sequence: the reference the
   tests hold the cached path to, token for token.
 
@@ -103,14 +103,12 @@ def time_to_compact(ended: int, held: int) -> bool:
 class DecodeState:
     """A batch in the middle of decoding: ``cache`` holds the keys and values of every position fed so far,
     ``next_logits`` ``[B, V]`` the distribution of each row's next token, ``attention_mask`` ``[B, T]`` which
-    cached positions are real (0 = left padding), ``next_position`` ``[B]`` each row's next position id, and
-    ``finished`` ``[B]`` the rows that emitted EOS (they keep emitting it)."""
+    cached positions are real (0 = left padding) and ``next_position`` ``[B]`` each row's next position id."""
 
     cache: Any
     next_logits: torch.Tensor
     attention_mask: torch.Tensor
     next_position: torch.Tensor
-    finished: torch.Tensor
 
     @property
     def batch_size(self) -> int:
@@ -123,7 +121,7 @@ class DecodeState:
         self.cache.batch_select_indices(index.to(self.next_logits.device))
         return DecodeState(self.cache, self.next_logits[index.to(self.next_logits.device)],
                            self.attention_mask[index.to(self.attention_mask.device)],
-                           self.next_position[index], self.finished[index])
+                           self.next_position[index])
 
     def repeat(self, k: int) -> DecodeState:
         """Each row ``k`` times in a row (row i becomes rows i*k ... i*k+k-1), e.g. K continuations per beam."""
@@ -148,8 +146,7 @@ def prefill(lm: CausalLM, prompt_ids: Sequence[Sequence[int]]) -> DecodeState:
 
     input_ids, attention_mask, position_ids = left_pad(prompt_ids, lm.pad_id)
     logits, cache = lm.forward(input_ids, attention_mask, position_ids, cache=DynamicCache(), use_cache=True)
-    return DecodeState(cache, logits[:, -1], attention_mask, attention_mask.sum(dim=-1),
-                       torch.zeros(len(prompt_ids), dtype=torch.bool))
+    return DecodeState(cache, logits[:, -1], attention_mask, attention_mask.sum(dim=-1))
 
 
 @torch.no_grad()
@@ -159,50 +156,15 @@ def feed(lm: CausalLM, state: DecodeState, tokens: torch.Tensor) -> DecodeState:
     attention_mask = torch.cat([state.attention_mask, torch.ones((batch, n), dtype=state.attention_mask.dtype)], dim=1)
     position_ids = state.next_position[:, None] + torch.arange(n)[None, :]
     logits, cache = lm.forward(tokens, attention_mask, position_ids, cache=state.cache)
-    finished = state.finished
-    if lm.eos_id is not None:
-        finished = finished | (tokens == lm.eos_id).any(dim=1)
-    return DecodeState(cache, logits[:, -1], attention_mask, state.next_position + n, finished)
+    return DecodeState(cache, logits[:, -1], attention_mask, state.next_position + n)
 
 
 @torch.no_grad()
-def continue_sampling(lm: CausalLM, state: DecodeState, n_tokens: int, settings: GenerationSettings,
-                      generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, DecodeState]:
-    """Sample ``n_tokens`` more tokens for every row (``generators``: one per row) and return them
-    ``[B, n_tokens]`` with the state after them. Rows that emitted EOS emit EOS from then on (and still
-    draw, so every row's randomness advances alike). The caller checks stop strings and the context length."""
-    if len(generators) != state.batch_size:
-        raise W2SError(f"{len(generators)} generators for {state.batch_size} rows", where="continue_sampling",
-                       fix="give one generator per row (row_generators)")
-    chosen = []
-    for _ in range(n_tokens):
-        tokens = choose_tokens(state.next_logits, settings, generators)
-        if lm.eos_id is not None:
-            tokens = tokens.masked_fill(state.finished, lm.eos_id)
-        chosen.append(tokens)
-        state = feed(lm, state, tokens[:, None])
-    return torch.stack(chosen, dim=1), state
-
-
-class UncachedDecoder:
-    """The reference decoder: every step runs the model over each row's whole sequence again."""
-
-    def __init__(self, lm: CausalLM, prompt_ids: Sequence[Sequence[int]]) -> None:
-        self.lm, self.sequences = lm, [list(ids) for ids in prompt_ids]
-
-    @torch.no_grad()
-    def next_logits(self) -> torch.Tensor:
-        input_ids, attention_mask, position_ids = left_pad(self.sequences, self.lm.pad_id)
-        logits, _ = self.lm.forward(input_ids, attention_mask, position_ids)
-        return logits[:, -1]
-
-    def append(self, tokens: torch.Tensor) -> None:
-        for row, token in zip(self.sequences, tokens.tolist(), strict=True):
-            row.append(token)
-
-    def select(self, rows: Sequence[int]) -> None:
-        """Keep rows ``rows`` in that order (a row may repeat), as :meth:`DecodeState.select` does for a cache."""
-        self.sequences = [list(self.sequences[r]) for r in rows]
+def recomputed_next_logits(lm: CausalLM, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """The reference to the cache: each row's next-token logits from a forward pass over its whole sequence."""
+    input_ids, attention_mask, position_ids = left_pad(sequences, lm.pad_id)
+    logits, _ = lm.forward(input_ids, attention_mask, position_ids)
+    return logits[:, -1]
 
 
 def stopped_text(text: str, until: tuple[str, ...]) -> str | None:
@@ -224,36 +186,86 @@ def ended_by_last_token(lm: CausalLM, tokens: list[int], settings: GenerationSet
     return None
 
 
+class Decoder:
+    """A batch of rows that sample their next token from ``sum_m weight_m * log p_m`` over one or more models
+    sharing a vocabulary (one model: its logits as they are). Cached: one :class:`DecodeState` per model.
+    Uncached (the reference): every step runs each model over each row's whole sequence again.
+
+    Rows are the caller's (``sample``'s prompts, a search's beam slots). Only running rows are computed: the
+    batch holds the caller's rows that have not ended, and a row that ends (:meth:`drop`) leaves it with the
+    next compaction (:func:`time_to_compact`). Every row slot still draws once per step, held or not
+    (:func:`skip_draws`), so a slot's randomness does not depend on which rows ended: a search that reuses a
+    slot for a new beam gets the same draws whichever rows left."""
+
+    def __init__(self, lms: Sequence[CausalLM], weights: Sequence[float], prompt_ids: Sequence[Sequence[int]],
+                 use_cache: bool) -> None:
+        self.lms, self.weights, self.use_cache = list(lms), list(weights), use_cache
+        self.states: list[DecodeState] = [prefill(lm, prompt_ids) for lm in lms] if use_cache else []
+        self.sequences = [] if use_cache else [list(ids) for ids in prompt_ids]
+        self.held = list(range(len(prompt_ids)))  # the caller's row at each position of the batch
+        self.ended: set[int] = set()  # held rows that ended; they leave at the next compaction
+
+    def next_logits(self) -> torch.Tensor:
+        per_model = ([state.next_logits for state in self.states] if self.use_cache
+                     else [recomputed_next_logits(lm, self.sequences) for lm in self.lms])
+        if len(per_model) == 1:
+            return per_model[0]
+        width = min(logits.shape[-1] for logits in per_model)  # a model may pad its output layer past the vocabulary
+        return sum(weight * torch.log_softmax(logits[:, :width].double().cpu(), dim=-1)
+                   for weight, logits in zip(self.weights, per_model, strict=True))
+
+    @property
+    def running(self) -> bool:
+        return len(self.ended) < len(self.held)
+
+    @torch.no_grad()
+    def step(self, settings: GenerationSettings, generators: Sequence[torch.Generator]) -> dict[int, int]:
+        """The next token of every running row, by the caller's row index; ``generators`` has one per caller row."""
+        tokens = choose_tokens(self.next_logits(), settings, [generators[row] for row in self.held])
+        held = set(self.held)
+        skip_draws([g for row, g in enumerate(generators) if row not in held], settings)
+        if self.use_cache:
+            self.states = [feed(lm, state, tokens[:, None]) for lm, state in zip(self.lms, self.states, strict=True)]
+        else:
+            for sequence, token in zip(self.sequences, tokens.tolist(), strict=True):
+                sequence.append(token)
+        return {row: token for row, token in zip(self.held, tokens.tolist(), strict=True) if row not in self.ended}
+
+    def drop(self, row: int) -> None:
+        """Caller row ``row`` has ended: it needs no more tokens."""
+        self.ended.add(row)
+        if time_to_compact(len(self.ended), len(self.held)):
+            keep = [i for i, held in enumerate(self.held) if held not in self.ended]
+            self._keep(keep, [self.held[i] for i in keep])
+
+    def select(self, rows: Sequence[int], running: Sequence[bool]) -> None:
+        """The caller's rows become its old rows ``rows`` in that order (a row may repeat); only those marked
+        ``running`` are held. Caches are reordered in place, never recomputed."""
+        position = {row: i for i, row in enumerate(self.held)}
+        new = [j for j, run in enumerate(running) if run]
+        self._keep([position[rows[j]] for j in new], new)
+
+    def _keep(self, positions: list[int], rows: list[int]) -> None:
+        self.states = [state.select(positions) for state in self.states]
+        self.sequences = [list(self.sequences[p]) for p in positions] if not self.use_cache else []
+        self.held, self.ended = rows, set()
+
+
 def _sample_batch(lm: CausalLM, prompt_ids: list[list[int]], settings: GenerationSettings, seeds: list[int],
                   use_cache: bool) -> list[Generation]:
     generators = row_generators(seeds)
     budget = min(settings.max_new_tokens, lm.context_length - max(len(ids) for ids in prompt_ids))
+    decoder = Decoder([lm], [1.0], prompt_ids, use_cache)
     generated: list[list[int]] = [[] for _ in prompt_ids]
     done: list[Generation | None] = [None] * len(prompt_ids)
-    state = prefill(lm, prompt_ids) if use_cache else None
-    reference = None if use_cache else UncachedDecoder(lm, prompt_ids)
-    held = list(range(len(prompt_ids)))  # the row at each position of the batch; finished rows leave it
     for _ in range(budget):
-        held_generators = [generators[row] for row in held]
-        if use_cache:
-            tokens, state = continue_sampling(lm, state, 1, settings, held_generators)
-            tokens = tokens[:, 0]
-        else:
-            tokens = choose_tokens(reference.next_logits(), settings, held_generators)
-            reference.append(tokens)
-        for row, token in zip(held, tokens.tolist(), strict=True):
-            if done[row] is None:
-                generated[row].append(token)
-                done[row] = ended_by_last_token(lm, generated[row], settings)
-        if all(d is not None for d in done):
+        for row, token in decoder.step(settings, generators).items():
+            generated[row].append(token)
+            done[row] = ended_by_last_token(lm, generated[row], settings)
+            if done[row] is not None:
+                decoder.drop(row)
+        if not decoder.running:
             break
-        if time_to_compact(sum(done[row] is not None for row in held), len(held)):
-            keep = [i for i, row in enumerate(held) if done[row] is None]
-            if use_cache:
-                state = state.select(keep)
-            else:
-                reference.select(keep)
-            held = [held[i] for i in keep]
     return [d if d is not None else Generation(lm.decode(ids), tuple(ids), "length")
             for d, ids in zip(done, generated, strict=True)]
 

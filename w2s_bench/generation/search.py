@@ -19,8 +19,9 @@ vocabularies are a :class:`W2SError`.
 
 Efficient by construction:
 
-* One KV cache per beam, reused across chunks: the prompt is encoded once (``sampling.prefill``), and
-  after scoring, ``DecodeState.select`` keeps the W best rows and repeats each K times in place, so a
+* The strong model decodes through ``sampling.Decoder``, the loop ``sample`` uses: one KV cache per beam,
+  reused across chunks: the prompt is encoded once (``sampling.prefill``), and after scoring,
+  ``Decoder.select`` (``DecodeState.select``) keeps the W best rows and repeats each K times in place, so a
   prefix is never re-encoded by the strong model.
 * A prompt batch holds W*K rows per prompt, never more, whatever the number of chunks; prompts whose
   kept beams have all ended leave the batch, and so do single rows that end (EOS or a stop string), in
@@ -48,23 +49,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from w2s_bench.errors import W2SError
 from w2s_bench.generation.lm import CausalLM
 from w2s_bench.generation.sampling import (
-    DecodeState,
+    Decoder,
     Generation,
     GenerationSettings,
-    UncachedDecoder,
-    choose_tokens,
     ended_by_last_token,
-    feed,
-    prefill,
     row_generators,
     row_seeds,
-    skip_draws,
-    time_to_compact,
 )
 from w2s_bench.generation.scoring import score_continuations
 from w2s_bench.progress import progress_bar
@@ -117,70 +111,6 @@ def slot_seeds(prompt_seed: int, n: int) -> list[int]:
     return [int(prompt_seed)] + row_seeds(prompt_seed, n)[1:]
 
 
-class _Decoder:
-    """Rows that sample their next token from ``sum_m weight_m * log p_m`` over one or more models sharing a
-    vocabulary (one model: its logits as they are, exactly as ``sample`` uses them). Cached: one
-    ``DecodeState`` per model. Uncached (the reference): every step runs each model over each row's whole
-    sequence again.
-
-    Only running rows are computed: the batch holds the caller's rows that have not ended, and a row that ends
-    (:meth:`drop`) leaves it with the next compaction (``time_to_compact``). Every row slot still draws once per
-    step, held or not (``skip_draws``), so a slot's randomness does not depend on which rows ended."""
-
-    def __init__(self, lms: Sequence[CausalLM], weights: Sequence[float], prompt_ids: Sequence[Sequence[int]],
-                 use_cache: bool) -> None:
-        self.lms, self.weights, self.use_cache = list(lms), list(weights), use_cache
-        self.states: list[DecodeState] = [prefill(lm, prompt_ids) for lm in lms] if use_cache else []
-        self.sequences = [] if use_cache else [list(ids) for ids in prompt_ids]
-        self.held = list(range(len(prompt_ids)))  # the caller's row at each position of the batch
-        self.ended: set[int] = set()  # held rows that ended; they leave at the next compaction
-
-    def next_logits(self) -> torch.Tensor:
-        per_model = ([state.next_logits for state in self.states] if self.use_cache
-                     else [UncachedDecoder(lm, self.sequences).next_logits() for lm in self.lms])
-        if len(per_model) == 1:
-            return per_model[0]
-        width = min(logits.shape[-1] for logits in per_model)  # a model may pad its output layer past the vocabulary
-        return sum(weight * torch.log_softmax(logits[:, :width].double().cpu(), dim=-1)
-                   for weight, logits in zip(self.weights, per_model, strict=True))
-
-    @property
-    def running(self) -> bool:
-        return len(self.ended) < len(self.held)
-
-    @torch.no_grad()
-    def step(self, settings: GenerationSettings, generators: Sequence[torch.Generator]) -> dict[int, int]:
-        """The next token of every running row, by the caller's row index; ``generators`` has one per caller row."""
-        tokens = choose_tokens(self.next_logits(), settings, [generators[row] for row in self.held])
-        held = set(self.held)
-        skip_draws([g for row, g in enumerate(generators) if row not in held], settings)
-        if self.use_cache:
-            self.states = [feed(lm, state, tokens[:, None]) for lm, state in zip(self.lms, self.states, strict=True)]
-        else:
-            for sequence, token in zip(self.sequences, tokens.tolist(), strict=True):
-                sequence.append(token)
-        return {row: token for row, token in zip(self.held, tokens.tolist(), strict=True) if row not in self.ended}
-
-    def drop(self, row: int) -> None:
-        """Caller row ``row`` has ended: it needs no more tokens."""
-        self.ended.add(row)
-        if time_to_compact(len(self.ended), len(self.held)):
-            keep = [i for i, held in enumerate(self.held) if held not in self.ended]
-            self._keep(keep, [self.held[i] for i in keep])
-
-    def select(self, rows: Sequence[int], running: Sequence[bool]) -> None:
-        """The caller's rows become its old rows ``rows`` in that order (a row may repeat); only those marked
-        ``running`` are held. Caches are reordered in place, never recomputed."""
-        position = {row: i for i, row in enumerate(self.held)}
-        new = [j for j, run in enumerate(running) if run]
-        self._keep([position[rows[j]] for j in new], new)
-
-    def _keep(self, positions: list[int], rows: list[int]) -> None:
-        self.states = [state.select(positions) for state in self.states]
-        self.sequences = [list(self.sequences[p]) for p in positions] if not self.use_cache else []
-        self.held, self.ended = rows, set()
-
-
 @dataclass
 class _Row:
     """One candidate: its prompt (index in the batch), tokens so far, its end (None while running), its score,
@@ -196,7 +126,7 @@ class _Row:
         return self.ended or Generation(lm.decode(self.tokens), tuple(self.tokens), "length")
 
 
-def _search_batch(strong: CausalLM, decoder: _Decoder, prompts: list[str], seeds: list[int], budget: int,
+def _search_batch(strong: CausalLM, decoder: Decoder, prompts: list[str], seeds: list[int], budget: int,
                   params: SearchParams, settings: GenerationSettings, scorer: Scorer | None) -> list[Generation]:
     width = params.width
     generators = [row_generators(slot_seeds(seed, width)) for seed in seeds]
@@ -272,7 +202,7 @@ def _search(decoder_models: tuple[Sequence[CausalLM], Sequence[float]], prompts:
         for batch in length_batches([len(ids) for ids in encoded], per_batch, rng=None):
             prompt_ids = [encoded[i] for i in batch]
             budget = min(settings.max_new_tokens, context - max(len(ids) for ids in prompt_ids))
-            decoder = _Decoder(lms, weights, prompt_ids, use_cache)
+            decoder = Decoder(lms, weights, prompt_ids, use_cache)
             results = _search_batch(strong, decoder, [prompts[i] for i in batch], [seeds[i] for i in batch], budget,
                                     params, settings, scorer)
             for i, result in zip(batch, results, strict=True):
