@@ -35,3 +35,22 @@ def test_committed_records_give_the_numbers_the_page_quotes(capsys):
         assert number in printed, f"study.py no longer prints {number} from {RESULTS}"
         assert number in page, f"docs/validity.md no longer quotes {number}"
     assert "| mpnet-base | 30 | 5 |" in printed and "| minilm-l6 | 10 | 2 |" in printed  # question 6, as the page says
+
+
+def test_collect_adds_a_sweep_to_the_results_set_and_keeps_it_sorted(tmp_path, capsys):
+    """Adding a sweep's folder keeps every run already in the set (results.json lists them all, sorted), and a
+    run the sweep repeats is kept once."""
+    from w2s_bench.records import read_results, read_samples
+    from w2s_bench.results import ResultsDir
+
+    study = _study_script()
+    into = tmp_path / "results"
+    study.collect([RESULTS], into)
+    kept = read_results(into)
+    sweep = ResultsDir(tmp_path / "sweep")  # a sweep that made one run of the set again
+    sweep.write_run(kept[0], read_samples(RESULTS, kept[0]))
+    sweep.write_summary([kept[0]])
+    study.collect([sweep.root], into)
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"1 runs collected; {len(kept)} in")
+    order = [(r.task, r.weak, r.strong, r.method, r.seed) for r in read_results(into)]
+    assert len(order) == len(kept) and order == sorted(order)

@@ -4,9 +4,9 @@
     python docs/validity/study.py tables docs/validity/results [--figure docs/validity/pgr_by_size.png]
 
 ``collect`` merges the ``--output_path`` folders of several sweeps into one results set (runs/,
-samples/ and a results.json that ``w2s_bench.records.read_results`` reads; the results set itself may
-be one of the sources, to add runs to it); a run that several sweeps share (same task, pair, method
-and seed, hence the same cached artefacts) is kept once. ``tables`` prints, in Markdown, one table
+samples/ and a results.json that ``w2s_bench.records.read_results`` reads); runs already in the
+results set stay, so new sweeps are added to it; a run that several sweeps share (same task, pair,
+method and seed, hence the same cached artefacts) is kept once, the last source's. ``tables`` prints, in Markdown, one table
 per (task, weak, strong, method) cell with each seed's numbers and the pooled row, the paired method
 comparisons, what each student learned from (its labels' accuracy, a chain's links, an ensemble's
 members), and misfit against gain per strong model; ``--figure`` draws PGR against the strong
@@ -50,8 +50,11 @@ def collect(sources: list[Path], into: Path) -> None:
     out = ResultsDir(into)
     for record in records.values():
         out.write_run(record, read_samples(into, record))
-    out.write_summary(sorted(records.values(), key=lambda r: (r.task, r.weak, r.strong, r.method, r.seed)))
-    print(f"{len(records)} runs in {into}")
+    # the runs already in `into` and not collected again stay, and the whole set is sorted, so that the
+    # committed results.json does not depend on the order in which runs were added
+    every = [*records.values(), *out.earlier_than(list(records.values()))]
+    out.write_summary(sorted(every, key=lambda r: (r.task, r.weak, r.strong, r.method, r.seed)))
+    print(f"{len(records)} runs collected; {len(every)} in {into}")
 
 
 def _interval(ci: list[float] | None) -> str:
