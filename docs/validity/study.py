@@ -62,7 +62,9 @@ def _interval(ci: list[float] | None) -> str:
 
 
 def _pgr(value: float | None, ci: list[float] | None, flag: str | None = None) -> str:
-    return f"n/a ({flag})" if value is None else f"{value:.2f} {_interval(ci)}".rstrip()
+    if value is None:
+        return f"n/a ({flag})" if flag else "n/a"  # no flag: the pooled row, whose note says how many seeds had one
+    return f"{value:.2f} {_interval(ci)}".rstrip()
 
 
 def _scores(folder: Path, run: RunRecord) -> dict[str, np.ndarray]:
