@@ -60,16 +60,16 @@ GPT2_RANDOM = "gpt2-random-6x384"
 
 
 # -- the machine's limit ------------------------------------------------------------------------------
-def matmul_flops(n: int, dtype: torch.dtype, seconds: float = 2.0) -> float:
-    """FLOP/s of an ``n x n`` matmul (2 n^3 per product), best of repeated timings over ``seconds``."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+def matmul_flops(m: int, k: int, n: int, dtype: torch.dtype = torch.float32, seconds: float = 2.0) -> float:
+    """FLOP/s of an ``[m x k] @ [k x n]`` matmul (2 m k n per product), best of repeated timings over ``seconds``."""
+    a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
     torch.mm(a, b)  # warm-up
     best, deadline = math.inf, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         torch.mm(a, b)
         best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
+    return 2 * m * k * n / best
 
 
 # -- memory -------------------------------------------------------------------------------------------
@@ -271,14 +271,7 @@ def shape_limit(name: str, spec_name: str, loaded: Any, overrides: dict[str, Any
     lengths = [len(ids) for texts in est._encode_examples([ex.texts for ex in loaded.splits.train_a]) for ids in texts]
     rows = est.config.batch_size * round(sum(lengths) / len(lengths))
     hidden = est.load_config().hidden_size
-    a, b = torch.randn(rows, hidden), torch.randn(hidden, 4 * hidden)
-    torch.mm(a, b)
-    best, deadline = math.inf, time.perf_counter() + 2.0
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    rate = 2 * rows * hidden * 4 * hidden / best
+    rate = matmul_flops(rows, hidden, 4 * hidden)
     row = {"model": name, "shape": [rows, hidden, 4 * hidden], "flops": rate, "fraction_of_peak": round(rate / peak_flops, 3)}
     print(f"  {name}: [{rows} x {hidden}] @ [{hidden} x {4 * hidden}]: {rate / 1e9:.1f} GFLOP/s "
           f"({row['fraction_of_peak']:.1%} of the {peak_flops / 1e9:.0f} GFLOP/s peak)", flush=True)
@@ -408,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with section("the machine's limit (n x n matmul)"):
         n = 1024 if args.quick else 2048
-        report["peak_flops"] = {"float32": matmul_flops(n, torch.float32), "bfloat16": matmul_flops(n, torch.bfloat16, 1.0)}
+        report["peak_flops"] = {"float32": matmul_flops(n, n, n), "bfloat16": matmul_flops(n, n, n, torch.bfloat16, 1.0)}
         for dtype, value in report["peak_flops"].items():
             print(f"  {dtype}: {value / 1e9:.1f} GFLOP/s ({n}x{n})")
     peak = report["peak_flops"]["float32"]
